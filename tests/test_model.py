@@ -1,0 +1,196 @@
+"""The network: parameter counts from independent sources, shapes, variants and bad input."""
+
+import pytest
+import torch
+import torchvision
+
+from utils.model import GoogLeNetOutputs, googlenet, min_input_size
+
+
+def num_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def conv(cin, cout, k, bias=True):
+    return cin * cout * k * k + (cout if bias else 0)
+
+
+def bn(c):
+    return 2 * c
+
+
+def inception_params(cin, c1, c3r, c3, c5r, c5, pp, k5=5, bias=True):
+    """Hand arithmetic from Table 1's channel columns (Figure 2(b))."""
+    extra = (lambda c: bn(c)) if not bias else (lambda c: 0)
+    return sum(conv(a, b, k, bias) + extra(b) for a, b, k in [
+        (cin, c1, 1), (cin, c3r, 1), (c3r, c3, 3), (cin, c5r, 1), (c5r, c5, k5), (cin, pp, 1)])
+
+
+# (in, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj), typed from Table 1 of the paper.
+MODULES = [(192, 64, 96, 128, 16, 32, 32), (256, 128, 128, 192, 32, 96, 64),
+           (480, 192, 96, 208, 16, 48, 64), (512, 160, 112, 224, 24, 64, 64),
+           (512, 128, 128, 256, 24, 64, 64), (512, 112, 144, 288, 32, 64, 64),
+           (528, 256, 160, 320, 32, 128, 128), (832, 256, 160, 320, 32, 128, 128),
+           (832, 384, 192, 384, 48, 128, 128)]
+
+
+def paper_params_by_hand(aux):
+    total = conv(3, 64, 7) + conv(64, 64, 1) + conv(64, 192, 3)
+    total += sum(inception_params(*m) for m in MODULES)
+    total += 1024 * 1000 + 1000
+    if aux:  # §5: 1x1 conv 128, FC 1024 on 4x4x128 = 2048 inputs, linear to 1000; on 4a (512) and 4d (528)
+        total += sum(conv(c, 128, 1) + 2048 * 1024 + 1024 + 1024 * 1000 + 1000 for c in (512, 528))
+    return total
+
+
+def test_paper_variant_parameters_match_hand_arithmetic_without_aux():
+    assert num_params(googlenet("paper", aux_logits=False)) == paper_params_by_hand(aux=False)
+
+
+def test_paper_variant_parameters_match_hand_arithmetic_with_aux():
+    assert num_params(googlenet("paper", aux_logits=True)) == paper_params_by_hand(aux=True)
+
+
+def test_torchvision_variant_has_torchvisions_published_parameter_count():
+    # torchvision's docs: GoogLeNet_Weights.IMAGENET1K_V1 has 6,624,904 parameters (no aux heads).
+    assert num_params(googlenet("torchvision", aux_logits=False)) == 6_624_904
+
+
+def test_torchvision_variant_with_aux_matches_torchvision_model():
+    reference = torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=True)
+    assert num_params(googlenet("torchvision", aux_logits=True)) == num_params(reference)
+
+
+def _randomised_torchvision_reference():
+    torch.manual_seed(0)
+    ref = torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=True,
+                                       transform_input=True)
+    with torch.no_grad():  # non-trivial batch-norm statistics, so that a wrong wiring shows
+        for m in ref.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    return ref.eval()
+
+
+def test_torchvision_weights_load_strictly_and_give_the_same_logits():
+    ref = _randomised_torchvision_reference()
+    model = googlenet("torchvision")
+    assert list(model.state_dict()) == list(ref.state_dict())
+    model.load_state_dict(ref.state_dict(), strict=True)
+    model.eval()
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        diff = (model(x) - ref(x)).abs().max().item()
+    assert diff <= 1e-5
+
+
+def test_torchvision_equivalence_holds_at_other_input_sizes():
+    ref = _randomised_torchvision_reference()
+    model = googlenet("torchvision")
+    model.load_state_dict(ref.state_dict())
+    model.eval()
+    x = torch.randn(1, 3, 97, 130)
+    with torch.no_grad():
+        assert (model(x) - ref(x)).abs().max().item() <= 1e-5
+
+
+def test_training_mode_returns_named_aux_outputs_and_eval_returns_logits():
+    model = googlenet("paper", num_classes=10)
+    model.train()
+    out = model(torch.randn(2, 3, 224, 224))
+    assert isinstance(out, GoogLeNetOutputs)
+    assert out._fields == ("logits", "aux1_logits", "aux2_logits")
+    assert all(t.shape == (2, 10) for t in out)
+    model.eval()
+    with torch.no_grad():
+        assert model(torch.randn(2, 3, 224, 224)).shape == (2, 10)
+
+
+def test_without_aux_heads_training_mode_returns_plain_logits():
+    model = googlenet("paper", num_classes=10, aux_logits=False).train()
+    assert model(torch.randn(2, 3, 64, 64)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("variant", ["paper", "torchvision"])
+def test_feature_map_sizes_follow_table1_at_224(variant):
+    model = googlenet(variant, aux_logits=False).eval()
+    seen = {}
+    hooks = [getattr(model, k).register_forward_hook(
+        lambda m, i, o, k=k: seen.__setitem__(k, tuple(o.shape[1:])))
+        for k in ("conv1", "maxpool1", "conv3", "maxpool2", "inception3b", "inception4e", "inception5b")]
+    with torch.no_grad():
+        model(torch.randn(1, 3, 224, 224))
+    for h in hooks:
+        h.remove()
+    # Table 1's output size column.
+    assert seen == {"conv1": (64, 112, 112), "maxpool1": (64, 56, 56), "conv3": (192, 56, 56),
+                    "maxpool2": (192, 28, 28), "inception3b": (480, 28, 28),
+                    "inception4e": (832, 14, 14), "inception5b": (1024, 7, 7)}
+
+
+def test_paper_variant_uses_true_5x5_kernels_and_lrn_and_torchvision_does_not():
+    paper, tv = googlenet("paper"), googlenet("torchvision")
+    assert paper.inception3a.branch3[1].conv.kernel_size == (5, 5)
+    assert tv.inception3a.branch3[1].conv.kernel_size == (3, 3)
+    assert isinstance(paper.lrn1, torch.nn.LocalResponseNorm) and tv.lrn1 is None
+    assert paper.inception3a.branch1.conv.bias is not None and tv.inception3a.branch1.conv.bias is None
+    assert paper.dropout.p == 0.4 and tv.dropout.p == 0.2
+    assert paper.aux1.dropout.p == 0.7
+
+
+@pytest.mark.parametrize("variant", ["paper", "torchvision"])
+@pytest.mark.parametrize("size", [(None, None), (160, 200), (320, 288)])
+def test_any_size_at_or_above_the_minimum_works_in_both_modes(variant, size):
+    smallest = min_input_size(variant)
+    h, w = (smallest, smallest) if size[0] is None else size
+    model = googlenet(variant, num_classes=7)
+    model.train()
+    assert [t.shape for t in model(torch.randn(2, 3, h, w))] == [(2, 7)] * 3
+    model.eval()
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, h, w)).shape == (1, 7)
+
+
+def test_aux_pool_is_the_papers_5x5_stride_3_at_224():
+    model = googlenet("paper", num_classes=5).train()
+    x = torch.randn(1, 512, 14, 14)
+    pooled = torch.nn.functional.avg_pool2d(x, 5, 3)
+    assert pooled.shape[-2:] == (4, 4)  # §5: 4x4x512 for (4a)
+    conv_in = {}
+    h = model.aux1.conv.register_forward_pre_hook(lambda m, args: conv_in.update(x=args[0]))
+    model.aux1(x)
+    h.remove()
+    assert torch.equal(conv_in["x"], pooled)
+
+
+@pytest.mark.parametrize("variant", ["paper", "torchvision"])
+def test_too_small_input_raises_value_error_naming_the_minimum(variant):
+    smallest = min_input_size(variant)
+    model = googlenet(variant).eval()
+    with pytest.raises(ValueError, match=f"at least {smallest}x{smallest}"):
+        model(torch.randn(1, 3, smallest - 1, 224))
+
+
+def test_wrong_channel_count_raises_value_error():
+    with pytest.raises(ValueError, match="3 colour channels.*got 1"):
+        googlenet().eval()(torch.randn(1, 1, 224, 224))
+
+
+@pytest.mark.parametrize("shape", [(3, 224, 224), (224, 224), (1, 1, 3, 224, 224)])
+def test_non_nchw_input_raises_value_error(shape):
+    with pytest.raises(ValueError, match="4-D tensor N x 3 x H x W"):
+        googlenet().eval()(torch.randn(*shape))
+
+
+def test_unknown_variant_is_rejected():
+    with pytest.raises(ValueError, match="unknown variant 'inception_v3'"):
+        googlenet("inception_v3")
+
+
+def test_feature_info_names_the_inception_outputs():
+    info = {f["module"]: f for f in googlenet().feature_info}
+    assert info["inception3a"]["num_chs"] == 256 and info["inception3a"]["reduction"] == 8
+    assert info["inception5b"]["num_chs"] == 1024 and info["inception5b"]["reduction"] == 32
