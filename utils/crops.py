@@ -1,0 +1,242 @@
+"""Test-time cropping of §7 ("Testing"): the 144 crops of GoogLeNet's submission, and 10 and 1 crops.
+
+§7: each image is resized to four scales whose shorter side is 256, 288, 320 and 352 pixels. From
+each scale the left, center and right squares are taken (top, center and bottom for portrait
+images). From each square come the 4 corner crops and the center crop of 224x224, and the square
+itself resized to 224x224; and the mirror image of each. That is 4 x 3 x 6 x 2 = 144 crops.
+
+The smaller schemes, for Table 3's comparison (the paper does not spell them out; these are the
+usual ones of AlexNet's evaluation):
+
+* ``"10"``: the image resized to shorter side 256, its 4 corner crops and center crop, and mirrors.
+* ``"1"``: the image resized to shorter side 256, its center crop.
+
+Every size scales with ``crop_size``: for a model trained on 32x32 images, the scales are
+``round(s * 32 / 224)`` for s in (256, 288, 320, 352), i.e. 37, 41, 46 and 50 pixels. An image whose
+shorter side is below a scale is upscaled to it (bilinear), exactly as a larger one is shrunk;
+nothing is padded.
+
+Crops come in a fixed order, mirrors last: scale, then square, then position, so that the first
+half of the 144 (or 10) crops are the unmirrored ones and ``mirror=False`` gives that half.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+# §7: "resize the image to 4 scales where the shorter dimension (height or width) is 256, 288,
+# 320 and 352 respectively"
+PAPER_SCALES = (256, 288, 320, 352)
+PAPER_CROP_SIZE = 224  # §5: the receptive field of the network is 224x224
+SINGLE_SCALE = 256  # the usual resize before 10 or 1 crop (AlexNet's evaluation); not in §7
+SCHEMES = ("144", "10", "1")
+# §7: "the 4 corners and the center 224x224 crop as well as the square resized to 224x224"
+POSITIONS = ("top-left", "top-right", "bottom-left", "bottom-right", "center", "full")
+
+
+class CropLabel(NamedTuple):
+    """Where a crop comes from.
+
+    ``scale`` is the shorter side in pixels of the resized image; ``square`` is "left", "center" or
+    "right" ("top", "center", "bottom" for portrait images, "whole" for the 10 and 1 crop schemes);
+    ``position`` is one of :data:`POSITIONS`; ``mirror`` says whether it is flipped left-right.
+    """
+
+    scale: int
+    square: str
+    position: str
+    mirror: bool
+
+    def __str__(self) -> str:
+        return f"{self.scale}/{self.square}/{self.position}" + ("/mirror" if self.mirror else "")
+
+
+def num_crops(scheme: str, mirror: bool = True) -> int:
+    """How many crops ``scheme`` yields: 144, 10 or 1 (72 and 5 without mirrors)."""
+    check_scheme(scheme)
+    return {"144": 144, "10": 10, "1": 1}[scheme] // (2 if mirror is False and scheme != "1" else 1)
+
+
+def check_scheme(scheme: str) -> None:
+    if str(scheme) not in SCHEMES:
+        raise ValueError(f"unknown crop scheme {scheme!r}; use one of {SCHEMES} (§7: 144 crops, "
+                         "or the 10-crop and 1-crop baselines of Table 3)")
+
+
+def scales_for(crop_size: int = PAPER_CROP_SIZE, scheme: str = "144") -> tuple[int, ...]:
+    """The shorter sides used by ``scheme`` for a network whose input is ``crop_size`` pixels.
+
+    The paper's sizes (256..352 around a 224 crop) scaled in proportion: ``round(s * crop_size / 224)``.
+    """
+    check_scheme(scheme)
+    if int(crop_size) < 1:
+        raise ValueError(f"crop_size must be a positive number of pixels, got {crop_size}")
+    base = PAPER_SCALES if scheme == "144" else (SINGLE_SCALE,)
+    return tuple(round(s * crop_size / PAPER_CROP_SIZE) for s in base)
+
+
+def as_image_tensor(image) -> torch.Tensor:
+    """Any single image as a float tensor of shape (3, H, W).
+
+    Accepts a PIL image (any mode: grayscale is repeated to RGB, RGBA and palette images are
+    converted with ``convert("RGB")``, which drops alpha), a file path, a numpy array (H, W) or
+    (H, W, C), or a tensor (H, W) or (C, H, W) with C in 1, 3, 4. Integer pixels are divided by 255;
+    float pixels are kept as they are.
+
+    Raises:
+        FileNotFoundError: a path that does not exist.
+        ValueError: an unreadable file, or an array of a shape that is not one image.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(image, str | os.PathLike):
+        path = Path(image)
+        if not path.is_file():
+            raise FileNotFoundError(f"image file {str(path)!r} does not exist; check the path")
+        try:
+            with Image.open(path) as im:
+                image = im.convert("RGB")
+        except (UnidentifiedImageError, OSError) as exc:
+            raise ValueError(f"cannot read {str(path)!r} as an image ({type(exc).__name__}: {exc}); "
+                             "pass a PNG/JPEG file, a PIL image or a tensor") from None
+    if isinstance(image, Image.Image):
+        image = np.asarray(image.convert("RGB"))
+    if isinstance(image, np.ndarray):
+        if image.ndim == 3 and image.shape[-1] in (1, 3, 4):
+            image = np.moveaxis(image, -1, 0)  # numpy images are channels-last
+        image = torch.from_numpy(np.ascontiguousarray(image))
+    if not isinstance(image, torch.Tensor):
+        raise ValueError(f"expected a PIL image, a file path, a numpy array or a tensor, got {type(image).__name__}")
+    if image.dim() == 2:
+        image = image.unsqueeze(0)
+    if image.dim() != 3 or image.shape[0] not in (1, 3, 4):
+        hint = "; pass one image at a time (or use multi_crop_batch)" if image.dim() == 4 else ""
+        raise ValueError(f"expected one image of shape (H, W) or (C, H, W) with C in 1, 3, 4; "
+                         f"got shape {tuple(image.shape)}{hint}")
+    if image.shape[0] == 1:
+        image = image.expand(3, -1, -1)  # grayscale -> RGB
+    elif image.shape[0] == 4:
+        image = image[:3]  # RGBA -> RGB, alpha dropped
+    if not image.is_floating_point():
+        image = image.float() / 255.0
+    if min(image.shape[-2:]) < 1:
+        raise ValueError(f"image has no pixels: shape {tuple(image.shape)}")
+    return image
+
+
+def resize_shorter_side(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize (N, C, H, W) so that min(H, W) == ``size``, keeping the aspect ratio (bilinear).
+
+    Smaller images are upscaled. An image already at that size is returned unchanged, so pixel
+    values survive exactly.
+    """
+    h, w = images.shape[-2:]
+    if min(h, w) == size:
+        return images
+    if h <= w:
+        new_h, new_w = size, max(size, round(w * size / h))
+    else:
+        new_h, new_w = max(size, round(h * size / w)), size
+    # antialias only matters (and is only supported) when shrinking
+    return F.interpolate(images, size=(new_h, new_w), mode="bilinear", align_corners=False,
+                         antialias=size < min(h, w))
+
+
+def _resize_to(images: torch.Tensor, size: int) -> torch.Tensor:
+    if images.shape[-2:] == (size, size):
+        return images
+    shrink = size < images.shape[-1]
+    return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=shrink)
+
+
+def _five_crops(region: torch.Tensor, c: int):
+    """The 4 corner crops and the center crop of ``region`` (N, C, H, W), in :data:`POSITIONS` order."""
+    h, w = region.shape[-2:]
+    top, left = (h - c) // 2, (w - c) // 2
+    yield "top-left", region[..., :c, :c]
+    yield "top-right", region[..., :c, w - c:]
+    yield "bottom-left", region[..., h - c:, :c]
+    yield "bottom-right", region[..., h - c:, w - c:]
+    yield "center", region[..., top:top + c, left:left + c]
+
+
+def _squares(resized: torch.Tensor):
+    """§7's three squares of a resized image: left/center/right, or top/center/bottom if portrait."""
+    h, w = resized.shape[-2:]
+    s = min(h, w)
+    if h <= w:  # landscape (and square images)
+        offsets = (0, (w - s) // 2, w - s)
+        for name, x in zip(("left", "center", "right"), offsets, strict=True):
+            yield name, resized[..., :, x:x + s]
+    else:
+        offsets = (0, (h - s) // 2, h - s)
+        for name, y in zip(("top", "center", "bottom"), offsets, strict=True):
+            yield name, resized[..., y:y + s, :]
+
+
+def multi_crop_batch(images: torch.Tensor, scheme: str = "144", crop_size: int = PAPER_CROP_SIZE,
+                     mirror: bool = True) -> tuple[torch.Tensor, list[CropLabel]]:
+    """The crops of ``scheme`` for a batch of same-sized images.
+
+    Args:
+        images: (N, C, H, W) float tensor.
+        scheme: ``"144"`` (§7), ``"10"`` or ``"1"``.
+        crop_size: side of each crop, the network's input size (224 in the paper).
+        mirror: include the left-right mirror of every crop (§7 does).
+
+    Returns:
+        crops of shape (N, n, C, crop_size, crop_size) and the ``n`` labels, one per crop.
+    """
+    check_scheme(scheme)
+    if not isinstance(images, torch.Tensor) or images.dim() != 4:
+        raise ValueError("multi_crop_batch expects an (N, C, H, W) tensor; use multi_crop for one image")
+    c = int(crop_size)
+    crops, labels = [], []
+    if scheme == "144":
+        for scale in scales_for(c, scheme):
+            resized = resize_shorter_side(images, scale)
+            for square_name, square in _squares(resized):
+                for position, crop in _five_crops(square, c):
+                    crops.append(crop)
+                    labels.append(CropLabel(scale, square_name, position, False))
+                crops.append(_resize_to(square, c))
+                labels.append(CropLabel(scale, square_name, "full", False))
+    else:
+        (scale,) = scales_for(c, scheme)
+        resized = resize_shorter_side(images, scale)
+        for position, crop in _five_crops(resized, c):
+            if scheme == "1" and position != "center":
+                continue
+            crops.append(crop)
+            labels.append(CropLabel(scale, "whole", position, False))
+    out = torch.stack(crops, dim=1)
+    if mirror and scheme != "1":
+        out = torch.cat([out, out.flip(-1)], dim=1)
+        labels = labels + [lab._replace(mirror=True) for lab in labels]
+    return out.contiguous(), labels
+
+
+def multi_crop(image, scheme: str = "144", crop_size: int = PAPER_CROP_SIZE, mirror: bool = True,
+               return_labels: bool = False):
+    """The test crops of §7 for one image.
+
+    Args:
+        image: a PIL image, a file path, a numpy array or a tensor (see :func:`as_image_tensor`);
+            grayscale and RGBA are converted to RGB, landscape and portrait both work, and images
+            smaller than the scales are upscaled.
+        scheme: ``"144"`` (4 scales x 3 squares x 6 crops x 2 mirrors), ``"10"`` or ``"1"``.
+        crop_size: side of each crop (224 in the paper); the scales follow in proportion.
+        mirror: include mirrored crops (144 and 10 become 72 and 5 without).
+        return_labels: also return one :class:`CropLabel` per crop.
+
+    Returns:
+        a tensor of shape (n, 3, crop_size, crop_size), and the labels if ``return_labels``.
+    """
+    crops, labels = multi_crop_batch(as_image_tensor(image).unsqueeze(0), scheme, crop_size, mirror)
+    return (crops[0], labels) if return_labels else crops[0]
