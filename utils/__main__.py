@@ -13,6 +13,8 @@ import sys
 # Modules that contribute subcommands, in the order ``--help`` lists them.
 CLI_MODULES = (
     "utils.profiling",  # table1, profile
+    "utils.train",  # train
+    "utils.activations",  # activations
 )
 
 
