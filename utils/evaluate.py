@@ -173,8 +173,8 @@ def table3_analogue(models: Sequence[nn.Module], images: torch.Tensor, labels: t
                 top1, top5 = error_pct(probs, labels, 1), error_pct(probs, labels, 5)
             crops = 1 if scheme == "whole" else num_crops(scheme, mirror)
             rows.append({"models": count, "view": VIEWS[scheme], "crops": crops,
-                         "mirror": mirror if crops > 1 else None, "aggregation": how, "cost": count * crops, "top1_error_pct": top1,
-                         "top5_error_pct": top5})
+                         "mirror": mirror if crops > 1 else None, "aggregation": how, "cost": count * crops,
+                         "top1_error_pct": top1, "top5_error_pct": top5})
     df = pd.DataFrame(rows)
     base = df[(df.models == 1) & (df.view == VIEWS[schemes[0]])]["top1_error_pct"].iloc[0]
     df["top1_vs_base_pct"] = df["top1_error_pct"] - base
