@@ -156,7 +156,7 @@ def visualize_channel(model: nn.Module, name: str, channel: int, cfg: FeatureVis
             optimiser.zero_grad()
             (-objective).backward()
             optimiser.step()
-            history.append(float(objective))
+            history.append(float(objective.detach()))
     finally:
         handle.remove()
         for p, flag in zip(model.parameters(), flags, strict=True):

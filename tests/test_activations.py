@@ -1,0 +1,215 @@
+"""Branch analyses, patch scores, model loading and the ``activations`` command."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from utils import activations as A  # noqa: E402
+from utils.__main__ import main  # noqa: E402
+from utils.featurevis import FeatureVisConfig, visualize_channel  # noqa: E402
+from utils.hooks import BRANCHES, INCEPTION_MODULES  # noqa: E402
+from utils.model import googlenet  # noqa: E402
+
+# inception (3a) at 28x28 with 192 input channels (Table 1), multiply-adds per branch by hand:
+# 1x1: 784*192*64; 3x3: 784*(192*96 + 9*96*128); 5x5: 784*(192*16 + 25*16*32); pool proj: 784*192*32.
+MACS_3A = {"branch1": 9_633_792, "branch2": 101_154_816, "branch3": 12_443_648, "branch4": 4_816_896}
+
+
+@pytest.fixture(scope="module")
+def imagenet_file(tmp_path_factory):
+    """A randomly initialised state dict in torchvision's layout, standing in for the ImageNet file."""
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("w") / "googlenet-random.pth"
+    torch.save(googlenet("torchvision", num_classes=1000, aux_logits=True).state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def photo_file(tmp_path_factory):
+    from PIL import Image
+
+    path = tmp_path_factory.mktemp("img") / "cat.png"
+    Image.fromarray((A.photos(96, ["chelsea"])["chelsea"] * 255).astype(np.uint8)).save(path)
+    return path
+
+
+# ----------------------------------------------------------------------------- scores, by hand
+def test_colourfulness_matches_hand_values():
+    gray = np.full((4, 4, 3), 0.4)
+    red = np.zeros((4, 4, 3))
+    red[..., 0] = 1
+    half = np.zeros((4, 4, 3))
+    half[:, :2, 0] = 1
+    half[:, 2:, 1] = 1
+    scores = A.colourfulness(np.stack([gray, red, half]))
+    # red: rg = 1, yb = 0.5 everywhere -> 0.3*sqrt(1.25); half: rg = +-1 (sd 1), yb = 0.5 -> 1 + 0.3*0.5
+    np.testing.assert_allclose(scores, [0.0, 0.3 * np.sqrt(1.25), 1.15], atol=1e-12)
+    with pytest.raises(ValueError, match="RGB"):
+        A.colourfulness(np.zeros((4, 4)))
+
+
+def test_spatial_frequency_and_orientation_of_gratings():
+    x = np.arange(32)
+    grating = np.tile(np.sin(2 * np.pi * 4 * x / 32), (32, 1))  # 4 cycles per 32 px, varying along x
+    assert A.spatial_frequency(grating) == pytest.approx(0.125)
+    assert A.spatial_frequency(np.ones((8, 8))) == 0.0
+    angle, coherence = A.orientation(np.stack([grating, grating.T]))
+    np.testing.assert_allclose(coherence, 1.0, atol=1e-9)
+    np.testing.assert_allclose(angle, [0.0, 90.0], atol=1e-6)  # gradient along x, then along y
+    noise = np.random.default_rng(0).random((64, 64))
+    assert A.orientation(noise)[1] < 0.1
+
+
+def test_top_patches_cut_where_the_channel_peaks():
+    images = np.zeros((2, 32, 32))
+    images[1, 16:24, 8:16] = 1.0  # a bright square under map cell (2, 1) of an 4x4 map (stride 8)
+    act = torch.zeros(2, 3, 4, 4)
+    act[1, 2, 2, 1] = 5.0
+    patches = A.top_patches(act, images, patch=8)
+    assert patches.shape == (3, 1, 8, 8)
+    np.testing.assert_array_equal(patches[2, 0], 1.0)
+    with pytest.raises(ValueError, match="images"):
+        A.top_patches(act, images[:1], patch=8)
+
+
+def test_branch_specialisation_finds_the_colour_branch():
+    rng = np.random.default_rng(0)
+    images = np.repeat(rng.random((2, 32, 32, 1)), 3, axis=-1) * 0.5  # gray, except one coloured corner
+    images[:, :8, :8] = [1.0, 0.0, 0.2]
+    images[:, :8, :4] = [0.0, 1.0, 0.2]
+    acts = {f"inception3a.{b}": torch.rand(2, 4, 4, 4, generator=torch.Generator().manual_seed(i))
+            for i, b in enumerate(BRANCHES)}
+    acts["inception3a.branch3"][:, :, 0, 0] += 10  # every 5x5 channel fires on the coloured corner
+    table = A.branch_specialisation(acts, images, "colourfulness", per_channel=1, factor=1.0,
+                                    modules=["inception3a"])
+    best = table.set_index("branch")["ratio"]
+    assert best.idxmax() == "branch3" and best["branch3"] > 2 * best.drop("branch3").max()
+    assert table.set_index("branch").loc["branch3", "share_above"] == 1.0
+    with pytest.raises(ValueError, match="unknown score"):
+        A.branch_specialisation(acts, images, "sharpness", modules=["inception3a"])
+
+
+# ----------------------------------------------------------------------------- energy and multiply-adds
+def test_branch_energy_shares_by_hand():
+    acts = {}
+    for m in INCEPTION_MODULES[:1]:
+        for i, b in enumerate(BRANCHES):
+            acts[f"{m}.{b}"] = torch.full((1, i + 1, 2, 2), 1.0)  # energy 4 * (i + 1)
+    table = A.branch_energy(acts)
+    np.testing.assert_allclose(table["energy"], [4, 8, 12, 16])
+    np.testing.assert_allclose(table["energy_share"], [0.1, 0.2, 0.3, 0.4])
+    with pytest.raises(ValueError, match="no complete module"):
+        A.branch_energy({"inception3a.branch1": torch.ones(1, 1, 1, 1)})
+
+
+def test_energy_vs_macs_uses_the_profiler_multiply_adds():
+    from utils.profiling import branch_breakdown
+
+    macs = branch_breakdown("paper", 224)
+    got = macs[macs["module"] == "inception3a"].set_index("branch")["macs"].to_dict()
+    assert got == MACS_3A
+    torch.manual_seed(0)
+    model = googlenet("paper", num_classes=10, aux_logits=False).eval()
+    acts, _ = A.record(model, torch.randn(1, 3, 64, 64))
+    table = A.energy_vs_macs(acts, macs)
+    assert len(table) == 36
+    np.testing.assert_allclose(table.groupby("module")["energy_share"].sum(), 1.0)
+    share_3a = table[table["module"] == "inception3a"].set_index("branch")["macs_share"]
+    total = sum(MACS_3A.values())
+    np.testing.assert_allclose(share_3a, [MACS_3A[b] / total for b in BRANCHES])
+    with pytest.raises(ValueError, match="no multiply-adds"):
+        A.energy_vs_macs(acts, macs[macs["module"] != "inception5b"])
+
+
+def test_recorder_overhead_reports_both_timings():
+    model = googlenet("paper", num_classes=10, aux_logits=False)
+    out = A.recorder_overhead(model, input_size=64, repeats=1)
+    assert set(out) == {"plain_ms", "recorded_ms", "overhead"} and out["plain_ms"] > 0
+
+
+# ----------------------------------------------------------------------------- models and feature visualization
+def test_load_model_pretrained_path(imagenet_file):
+    model, info = A.load_model(imagenet_file)
+    assert info["dataset"] == "imagenet" and info["variant"] == "torchvision" and len(info["classes"]) == 1000
+    assert "ImageNet" in info["weights"] and not model.training
+    x = A.to_input(np.stack(list(A.photos(64, ["coffee", "rocket"]).values())), info["mean"], info["std"])
+    acts, logits = A.record(model, x)
+    assert logits.shape == (2, 1000) and acts["inception3a.branch3"].shape[1] == 32
+    top = A.top_classes(logits, info["classes"], k=5)
+    assert len(top) == 10 and top["probability"].between(0, 1).all()
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        A.load_model(imagenet_file.with_name("missing.pth"))
+
+
+def test_load_model_offline_path(monkeypatch):
+    import utils.train
+    import utils.weights
+
+    def fake_default_model(variant="paper", seed=0, quick=None):
+        model = googlenet(variant, num_classes=10, aux_logits=False).eval()
+        return model, {"dataset": "mnist", "classes": [str(d) for d in range(10)], "image_size": 32,
+                       "mean": (0.1307,), "std": (0.3081,), "val_accuracy": 0.5}
+
+    monkeypatch.setattr(utils.weights, "find_imagenet_weights", lambda path=None: None)
+    monkeypatch.setattr(utils.train, "default_model", fake_default_model)
+    model, info = A.load_model()
+    assert info["dataset"] == "mnist" and info["variant"] == "paper" and info["image_size"] == 32
+    assert "MNIST" in info["weights"].upper() and "50.0%" in info["weights"]
+    fig = A.draw_branches(model, np.random.default_rng(0).random((40, 50, 3)), "inception4a", info, branch=3)
+    assert len([ax for ax in fig.get_axes() if ax.get_images()]) == 32
+
+
+def test_feature_visualization_raises_its_objective():
+    torch.manual_seed(0)
+    model = googlenet("paper", num_classes=10, aux_logits=False).eval()
+    image, history = visualize_channel(model, "inception3a.branch3", 5, FeatureVisConfig.quick(steps=20))
+    assert image.shape == (64, 64, 3) and 0 <= image.min() and image.max() <= 1
+    assert np.mean(history[-5:]) > 1.5 * np.mean(history[:3])
+    assert all(p.requires_grad for p in model.parameters())
+    with pytest.raises(ValueError, match="out of range"):
+        visualize_channel(model, "inception3a.branch3", 32, FeatureVisConfig.quick(steps=1))
+    with pytest.raises(ValueError, match="unknown module"):
+        visualize_channel(model, "inception3z", 0, FeatureVisConfig.quick(steps=1))
+
+
+# ----------------------------------------------------------------------------- command line
+def test_cli_draws_branch_grids(imagenet_file, photo_file, tmp_path, capsys):
+    out = tmp_path / "b.png"
+    args = ["activations", "--image", str(photo_file), "--module", "inception3a", "--weights", str(imagenet_file)]
+    assert main(args + ["--out", str(out)]) == 0
+    assert out.stat().st_size > 1000
+    assert main(args + ["--branch", "2", "--out", str(tmp_path / "b2.png")]) == 0
+    assert (tmp_path / "b2.png").is_file()
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"--image": "missing.jpg"}, "does not exist"),
+    ({"--image": "notes.png"}, "cannot read"),
+    ({"--module": "inception3c"}, "inception3a, inception3b"),
+    ({"--branch": "5"}, "--branch must be 1, 2, 3 or 4"),
+    ({"--out": "nowhere/x.png"}, "does not exist; create it"),
+    ({"--weights": "missing.pth"}, "does not exist"),
+])
+def test_cli_errors_are_clear(change, message, imagenet_file, photo_file, tmp_path, capsys):
+    (tmp_path / "notes.png").write_text("not an image")
+    opts = {"--image": str(photo_file), "--module": "inception3a", "--weights": str(imagenet_file),
+            "--out": str(tmp_path / "o.png")}
+    opts.update({k: (str(tmp_path / v) if k in ("--image", "--out", "--weights") else v) for k, v in change.items()})
+    argv = ["activations"] + [x for kv in opts.items() for x in kv]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_read_image_and_pivot(photo_file):
+    assert A.read_image(photo_file).shape == (96, 96, 3)
+    long = pd.DataFrame([{"module": m, "branch": b, "v": i} for i, (m, b) in
+                         enumerate((m, b) for m in ("inception4a", "inception3a") for b in BRANCHES)])
+    wide = A.pivot(long, "v")
+    assert list(wide.index) == ["inception3a", "inception4a"] and list(wide.columns) == list(BRANCHES)
