@@ -133,3 +133,15 @@ def test_batch_matches_single_images():
     batch, _ = multi_crop_batch(imgs, "144", crop_size=32)
     for k in range(3):
         assert torch.allclose(batch[k], multi_crop(imgs[k], "144", crop_size=32), atol=1e-6)
+
+
+def test_mosaic_places_each_crop_in_its_row_and_column():
+    from utils.crops import crop_mosaic
+
+    crops, labels = multi_crop(torch.rand(3, 40, 50), "144", crop_size=16, return_labels=True)
+    mosaic, rows, cols = crop_mosaic(crops, labels, thumb=16)
+    assert mosaic.shape == (3, 12 * 16, 12 * 16)
+    assert rows[0] == "18/left" and cols[-1] == "full (m)"  # round(256 * 16 / 224) = 18
+    i = labels.index(CropLabel(18, "center", "top-right", True))
+    r, c = rows.index("18/center"), cols.index("top-right (m)")
+    assert torch.equal(mosaic[:, r * 16:(r + 1) * 16, c * 16:(c + 1) * 16], crops[i])

@@ -240,3 +240,27 @@ def multi_crop(image, scheme: str = "144", crop_size: int = PAPER_CROP_SIZE, mir
     """
     crops, labels = multi_crop_batch(as_image_tensor(image).unsqueeze(0), scheme, crop_size, mirror)
     return (crops[0], labels) if return_labels else crops[0]
+
+
+def crop_mosaic(crops: torch.Tensor, labels: list[CropLabel], thumb: int = 64):
+    """Lay the 144 crops out as one image for display: a row per (scale, square), a column per
+    (position, mirror).
+
+    Args:
+        crops, labels: the output of ``multi_crop(..., return_labels=True)`` for scheme "144".
+        thumb: side in pixels of each crop in the mosaic.
+
+    Returns:
+        ``(mosaic, row_names, col_names)``: a (3, rows * thumb, cols * thumb) tensor and the names
+        of its rows ("256/left") and columns ("top-left", ..., "full", "top-left (m)", ...).
+    """
+    rows = list(dict.fromkeys((lab.scale, lab.square) for lab in labels))
+    cols = list(dict.fromkeys((lab.position, lab.mirror) for lab in labels))
+    small = _resize_to(crops, thumb) if crops.shape[-1] != thumb else crops
+    mosaic = torch.zeros(3, len(rows) * thumb, len(cols) * thumb)
+    for crop, lab in zip(small, labels, strict=True):
+        r, c = rows.index((lab.scale, lab.square)), cols.index((lab.position, lab.mirror))
+        mosaic[:, r * thumb:(r + 1) * thumb, c * thumb:(c + 1) * thumb] = crop
+    row_names = [f"{scale}/{square}" for scale, square in rows]
+    col_names = [position + (" (m)" if mirror else "") for position, mirror in cols]
+    return mosaic, row_names, col_names
