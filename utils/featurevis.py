@@ -116,7 +116,8 @@ def visualize_channel(model: nn.Module, name: str, channel: int, cfg: FeatureVis
         model: the network (put into eval mode here; its parameters are left untouched).
         name: a submodule path such as ``"inception3a.branch3"`` (see :mod:`utils.hooks`).
         channel: channel index inside that submodule's output.
-        mean, std: the input normalisation the model was trained with.
+        mean, std: the input normalisation the model was trained with (one value each for a
+            grayscale model, which then sees the same normalisation on all three channels).
 
     Returns:
         The image as (size, size, 3) floats in [0, 1], and the objective at every step.
@@ -129,8 +130,8 @@ def visualize_channel(model: nn.Module, name: str, channel: int, cfg: FeatureVis
     generator = torch.Generator().manual_seed(cfg.seed)
     param = FourierImage(cfg.size, cfg.decay, generator=generator)
     optimiser = torch.optim.Adam(param.parameters(), lr=cfg.lr)
-    mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+    mean_t = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
     captured: dict[str, torch.Tensor] = {}
 
     def hook(_m, _i, out):

@@ -2,14 +2,17 @@
 
 Every function takes plain data (NumPy arrays, tensors, DataFrames) and an optional ``ax`` or
 ``fig`` to draw into, and returns the figure. Nothing here builds or runs a model.
+
+Figures are made with :class:`matplotlib.figure.Figure`, not through pyplot: pyplot would keep every
+figure open and a notebook would show each one twice (once when the cell ends, once as its value).
 """
 
 from __future__ import annotations
 
 import math
 
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 # One colour per Inception branch (Figure 2(b)), used by every branch figure so they read together.
 BRANCH_COLOURS = {"branch1": "#4C72B0", "branch2": "#DD8452", "branch3": "#55A868", "branch4": "#C44E52"}
@@ -25,6 +28,11 @@ def _np(x) -> np.ndarray:
 def _branch_title(branch: str, branch3_label: str = "5x5") -> str:
     label = branch3_label if branch == "branch3" else BRANCH_TITLES.get(branch, branch)
     return f"{branch} ({label})"
+
+
+def figure(width: float, height: float, dpi: int = 80) -> Figure:
+    """A new figure that pyplot does not track (see the module docstring)."""
+    return Figure(figsize=(width, height), dpi=dpi)
 
 
 def feature_grid(maps, channels=None, ncols: int = 8, title: str = "", fig=None, cmap: str = "viridis"):
@@ -43,7 +51,7 @@ def feature_grid(maps, channels=None, ncols: int = 8, title: str = "", fig=None,
         raise ValueError("no channels to draw; pass at least one channel index")
     ncols = max(1, min(ncols, len(channels)))
     nrows = math.ceil(len(channels) / ncols)
-    fig = fig or plt.figure(figsize=(1.1 * ncols, 1.1 * nrows + (0.4 if title else 0)), dpi=80)
+    fig = fig or Figure(figsize=(1.1 * ncols, 1.1 * nrows + (0.4 if title else 0)), dpi=80)
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax, c in zip(axes.flat, channels, strict=False):
         ax.imshow(maps[c], cmap=cmap)
@@ -69,7 +77,7 @@ def module_branches(branch_maps: dict, k: int = 8, ncols: int = 2, module: str =
     """
     branches = list(branch_maps)
     nrows = math.ceil(k / ncols)
-    fig = fig or plt.figure(figsize=(1.2 * ncols * len(branches) + 0.4, 1.2 * nrows + 0.6), dpi=80)
+    fig = fig or Figure(figsize=(1.2 * ncols * len(branches) + 0.4, 1.2 * nrows + 0.6), dpi=80)
     subfigs = np.atleast_1d(fig.subfigures(1, len(branches), wspace=0.02))
     for sub, b in zip(subfigs, branches, strict=True):
         maps = _np(branch_maps[b])
@@ -94,7 +102,7 @@ def branch_mean_overlay(image, mean_maps: dict, branch3_label: str = "5x5", fig=
         mean_maps: ``{"branch1": (h, w), ...}``: activation averaged over a branch's channels.
     """
     image = _np(image)
-    fig = fig or plt.figure(figsize=(2.0 * (len(mean_maps) + 1), 2.3), dpi=80)
+    fig = fig or Figure(figsize=(2.0 * (len(mean_maps) + 1), 2.3), dpi=80)
     axes = fig.subplots(1, len(mean_maps) + 1, squeeze=False)[0]
     h, w = image.shape[:2]
     axes[0].imshow(image, cmap="gray" if image.ndim == 2 else None)
@@ -118,7 +126,7 @@ def energy_vs_macs(shares, ax=None, branch3_label: str = "5x5"):
             (shares sum to 1 within each module).
     """
     if ax is None:
-        _, ax = plt.subplots(figsize=(9, 3.6), dpi=80)
+        ax = Figure(figsize=(9, 3.6), dpi=80).subplots()
     modules = list(dict.fromkeys(shares["module"]))
     branches = list(dict.fromkeys(shares["branch"]))
     x = np.arange(len(modules))
@@ -142,7 +150,7 @@ def energy_vs_macs(shares, ax=None, branch3_label: str = "5x5"):
 def score_heatmap(table, ax=None, title: str = "", fmt: str = "{:.2f}", cmap: str = "viridis"):
     """A module x branch table of scores (rows: modules, columns: branches) as an annotated heatmap."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(4.2, 3.6), dpi=80)
+        ax = Figure(figsize=(4.2, 3.6), dpi=80).subplots()
     values = table.to_numpy(dtype=float)
     im = ax.imshow(values, cmap=cmap, aspect="auto")
     ax.set_xticks(range(values.shape[1]), [str(c) for c in table.columns], fontsize=8)
@@ -164,7 +172,7 @@ def image_grid(images, titles=None, ncols: int = 6, size: float = 1.3, title: st
         raise ValueError("no images to draw")
     ncols = max(1, min(ncols, len(images)))
     nrows = math.ceil(len(images) / ncols)
-    fig = fig or plt.figure(figsize=(size * ncols, size * nrows + (0.4 if title else 0.1)), dpi=80)
+    fig = fig or Figure(figsize=(size * ncols, size * nrows + (0.4 if title else 0.1)), dpi=80)
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.set_axis_off()
@@ -175,3 +183,41 @@ def image_grid(images, titles=None, ncols: int = 6, size: float = 1.3, title: st
     if title:
         fig.suptitle(title, fontsize=9)
     return fig
+
+
+def channel_view(image, maps, channel: int, name: str = "", fig=None, alpha: float = 0.6):
+    """One channel of one branch: its map alone and laid over the image (for the explorer).
+
+    Args:
+        image: (H, W, 3) or (H, W) in [0, 1]; maps: (C, h, w) activations of one branch for it.
+    """
+    image, maps = _np(image), _np(maps)
+    if not 0 <= channel < len(maps):
+        raise ValueError(f"channel {channel} out of range: {name or 'this branch'} has {len(maps)} channels")
+    fig = fig or Figure(figsize=(5.6, 2.8), dpi=80)
+    a, b = fig.subplots(1, 2)
+    h, w = image.shape[:2]
+    a.imshow(maps[channel], cmap="viridis")
+    a.set_title(f"{name} channel {channel}\nmean {maps[channel].mean():.3g}, max {maps[channel].max():.3g}", fontsize=8)
+    b.imshow(image, cmap="gray" if image.ndim == 2 else None)
+    b.imshow(maps[channel], cmap="magma", alpha=alpha, extent=(0, w, h, 0), interpolation="bilinear")
+    b.set_title("over the image", fontsize=8)
+    for ax in (a, b):
+        ax.set_axis_off()
+    return fig
+
+
+def save_figure(fig, name: str, dpi: int = 80):
+    """Write ``fig`` to ``assets/name`` in full mode; in quick mode write nothing and return ``None``.
+
+    Quick runs (tests, CI) must not change tracked files, so only a full run refreshes the figures
+    the notes link to.
+    """
+    from .paths import ASSETS, quick_mode
+
+    if quick_mode():
+        return None
+    ASSETS.mkdir(exist_ok=True)
+    path = ASSETS / name
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    return path
