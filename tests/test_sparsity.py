@@ -81,3 +81,12 @@ def test_dead_units_do_not_break_correlation():
         sparsity.unit_correlation(torch.zeros(3))
     with pytest.raises(ValueError, match="n_clusters"):
         sparsity.cluster_units(corr, 9)
+
+
+def test_block_mean_abs_corr_by_hand():
+    corr = np.array([[1.0, 0.8, 0.1], [0.8, 1.0, -0.3], [0.1, -0.3, 1.0]])
+    out = sparsity.block_mean_abs_corr(corr, np.array([0, 0, 1]))
+    # within group 0: the off-diagonal pair 0.8; group 1 has one unit (no pairs); between: (0.1 + 0.3) / 2.
+    assert out[0, 0] == pytest.approx(0.8)
+    assert out[1, 1] == 0.0
+    assert out[0, 1] == pytest.approx(0.2) and out[1, 0] == pytest.approx(0.2)

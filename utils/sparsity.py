@@ -215,6 +215,31 @@ def branch_labels(key: str) -> np.ndarray:
     return np.repeat(np.arange(4), r.branch_channels)
 
 
+def block_mean_abs_corr(corr: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Mean ``|corr|`` between every pair of groups (diagonal: within a group, self-pairs excluded).
+
+    With branch labels this asks the Hebbian question directly: are units of the same branch more
+    correlated with each other than with units of other branches?
+
+    Returns:
+        a (G, G) array for the G distinct labels, in sorted label order.
+    """
+    corr, labels = np.abs(np.asarray(corr, dtype=float)), np.asarray(labels)
+    if corr.shape != (labels.size, labels.size):
+        raise ValueError(f"corr {corr.shape} must be (C, C) with C = len(labels) = {labels.size}")
+    groups = np.unique(labels)
+    out = np.zeros((groups.size, groups.size))
+    for i, a in enumerate(groups):
+        for j, b in enumerate(groups):
+            block = corr[np.ix_(labels == a, labels == b)]
+            if a == b:
+                n = block.shape[0]
+                out[i, j] = (block.sum() - np.trace(block)) / max(n * n - n, 1)
+            else:
+                out[i, j] = block.mean()
+    return out
+
+
 def cluster_agreement(labels: np.ndarray, reference: np.ndarray) -> dict:
     """How well clusters match a reference partition: adjusted Rand index and its chance level.
 
