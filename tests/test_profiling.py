@@ -154,3 +154,26 @@ def test_receptive_fields_by_hand():
     assert rf["inception5b"] == 427 + 2 * 16 + 2 * 4 * 32
     assert rf["avgpool"] == 715 + 6 * 32
     assert receptive_fields("torchvision").set_index("key").receptive_field["inception3a"] == 27 + 2 * 8
+
+
+def test_variant_differences_analytic_equals_measured():
+    df = profiling.variant_differences(input_size=64).set_index("field")
+    assert (df.delta_num_params == df.measured_delta_num_params).all()
+    assert (df.delta_macs == df.measured_delta_macs).all()
+    # the 3x3 "5x5" branch (vision#906) removes 16 weights per (reduce, out) channel pair in every module
+    saved = sum(16 * r.ch5x5red * r.ch5x5 for r in arch.TABLE1 if r.kind == "inception")
+    assert df.loc["branch3_kernel", "delta_num_params"] == -saved
+    # batch norm: conv biases (one per channel) become scale and shift (two per channel)
+    assert df.loc["batch_norm", "delta_num_params"] > 0 and df.loc["lrn", "delta_macs"] == 0
+
+
+def test_diagrams_draw_and_reject_bad_rows():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from utils import diagrams
+
+    assert diagrams.inception_module("inception4e", branch3_kernel=3).axes
+    assert diagrams.branch_shares(profiling.branch_breakdown()).axes
+    with pytest.raises(ValueError, match="not an Inception row"):
+        diagrams.inception_module("conv1")

@@ -608,3 +608,42 @@ def add_cli(subparsers) -> None:
                    help=f"side of the square input (default: {arch.INPUT_SIZE})")
     p.add_argument("--aux", action="store_true", help="include the auxiliary classifiers (per-layer only)")
     p.set_defaults(func=_cmd_profile)
+
+
+def variant_differences(input_size: int = arch.INPUT_SIZE, measure: bool = True) -> pd.DataFrame:
+    """Each field of :class:`utils.model.Variant` switched from the paper's value to torchvision's,
+    one at a time, with its effect on parameters and multiply-adds (inference network).
+
+    Columns: ``field``, ``paper``, ``torchvision``, ``delta_num_params``, ``delta_macs`` (analytic,
+    relative to the paper variant) and, with ``measure=True``, ``measured_delta_num_params`` and
+    ``measured_delta_macs`` from building the network and counting it with :func:`count`.
+    """
+    from dataclasses import fields, replace
+
+    from .model import PAPER, TORCHVISION, googlenet
+
+    def analytic(v: Variant) -> dict[str, int]:
+        return totals(layer_costs(v, input_size))
+
+    def measured(v: Variant) -> dict[str, int]:
+        import torch
+
+        torch.manual_seed(0)
+        return count(googlenet(v, aux_logits=False), input_size)
+
+    base = analytic(PAPER)
+    base_m = measured(PAPER) if measure else None
+    rows = []
+    for f in fields(Variant):
+        if f.name == "name":
+            continue
+        v = replace(PAPER, name=f"paper+{f.name}", **{f.name: getattr(TORCHVISION, f.name)})
+        a = analytic(v)
+        row = {"field": f.name, "paper": getattr(PAPER, f.name), "torchvision": getattr(TORCHVISION, f.name),
+               "delta_num_params": a["num_params"] - base["num_params"], "delta_macs": a["macs"] - base["macs"]}
+        if measure:
+            m = measured(v)
+            row["measured_delta_num_params"] = m["num_params"] - base_m["num_params"]
+            row["measured_delta_macs"] = m["macs"] - base_m["macs"]
+        rows.append(row)
+    return pd.DataFrame(rows)
