@@ -213,3 +213,17 @@ def test_read_image_and_pivot(photo_file):
                          enumerate((m, b) for m in ("inception4a", "inception3a") for b in BRANCHES)])
     wide = A.pivot(long, "v")
     assert list(wide.index) == ["inception3a", "inception4a"] and list(wide.columns) == list(BRANCHES)
+
+
+def test_explorer_follows_its_controls():
+    pytest.importorskip("ipywidgets")
+    model = googlenet("paper", num_classes=10, aux_logits=False).eval()
+    rng = np.random.default_rng(0)
+    box = A.explorer(model, {"a": rng.random((64, 64)), "b": rng.random((64, 64))},
+                     {"mean": (0.13,), "std": (0.31,), "variant": "paper"})
+    (image, module), (branch, channel) = (row.children for row in box.children[:2])
+    channel.value = 60
+    branch.value = "branch3"  # inception3a's 5x5 branch has 32 channels (Table 1)
+    assert (channel.max, channel.value) == (31, 31)
+    module.value, image.value = "inception5b", "b"
+    assert channel.max == 127
