@@ -520,7 +520,7 @@ def compare_counters(variant: str | Variant = "paper", input_size: int = arch.IN
             why = "elementwise"
         rows.append({"op": op, "analytic_macs": 0, "fvcore_flops_as_macs": 0, "flop_counter_flops": 0,
                      "flop_counter_macs": 0, "note": f"{why}; not counted by any (fvcore: unsupported, "
-                                                     f"{times} calls)"})
+                                                     f"calls: {times})"})
     rows.append({"op": "relu", "analytic_macs": 0, "fvcore_flops_as_macs": 0, "flop_counter_flops": 0,
                  "flop_counter_macs": 0, "note": "ignored silently by all three"})
     conv_lin = ("convolution", "linear")
