@@ -1,0 +1,137 @@
+"""The book (utils.book): pages in the summary's order, working links, and pages that render in a browser.
+
+The browser test builds the site from the committed notebooks without executing them and opens
+every page in Debian's headless Chromium through Playwright. Chromium comes from
+``tests/setup_browser.sh`` (the fixture below runs it when it can); without it the test is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from utils import book
+from utils.paths import ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.mark.parametrize("title, section", [
+    ("Abstract — Abstract", "Abstract"),
+    ("도입부 & 관련 논문 — Introduction and Related Work (§1, §2)", "도입부 & 관련 논문"),
+    ("§4–§5 모델 구조: 1. Architecture", "모델 구조"),
+    ("훈련 방법 · Training (§6)", "훈련 방법"),
+    ("Detection · 탐지 (§8)", "분류 및 결과"),
+    ("결론 · Conclusion (§9)", "결론"),
+    ("Performance on a CPU", "구현"),  # pages about the code itself
+    ("Reading guide — Abstract … 구현", book.GUIDE),
+])
+def test_pages_land_under_the_summary_heading(title, section):
+    assert book.section_of(book.Page(Path("x.md"), "note", title)) == section
+
+
+def test_section_order_is_the_summary_order():
+    assert [name for name, _ in book.SECTIONS] == [
+        "Abstract", "도입부 & 관련 논문", "Motivation and High Level Considerations", "모델 구조",
+        "훈련 방법", "분류 및 결과", "결론", "구현"]
+
+
+def _tiny_project(tmp_path: Path) -> tuple[Path, Path]:
+    notebooks, notes = tmp_path / "notebooks", tmp_path / "paper_notes"
+    notebooks.mkdir()
+    notes.mkdir()
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets/fig.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# §7 분류 및 결과 — a figure\n\n[note](../paper_notes/07_x.md)"),
+                nbformat.v4.new_code_cell("1 + 1", outputs=[nbformat.v4.new_output(
+                    "execute_result", data={"text/plain": "2"}, execution_count=1)])]
+    nbformat.write(nb, notebooks / "07_x.ipynb")
+    (notes / "07_x.md").write_text("# 결론 · Conclusion\n\n[nb](../notebooks/07_x.ipynb)\n\n"
+                                   "| a | b |\n|---|---|\n| 1 | 2 |\n\n![fig](../assets/fig.png)\n"
+                                   "![gone](../assets/no_such_figure.png)\n", encoding="utf-8")
+    return notebooks, notes
+
+
+def test_build_rewrites_links_and_copies_figures(tmp_path):
+    notebooks, notes = _tiny_project(tmp_path)
+    out = tmp_path / "site"
+    summary = book.build(out, notebooks=notebooks, notes=notes, progress=False)
+    assert summary["sections"] == {"분류 및 결과": ["notebooks/07_x.html"], "결론": ["paper_notes/07_x.html"]}
+    note = (out / "paper_notes/07_x.html").read_text(encoding="utf-8")
+    assert 'href="../notebooks/07_x.html"' in note and "<table>" in note
+    assert 'href="../paper_notes/07_x.html"' in (out / "notebooks/07_x.html").read_text(encoding="utf-8")
+    assert (out / "assets/fig.png").read_bytes() == (tmp_path / "assets/fig.png").read_bytes()
+    assert summary["missing_assets"] == ["paper_notes: ../assets/no_such_figure.png"]
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert index.index("분류 및 결과") < index.index("결론")
+
+
+def test_build_refuses_to_overwrite_the_project(tmp_path):
+    with pytest.raises(ValueError, match="overwrite"):
+        book.build(ROOT / "notebooks", progress=False)
+
+
+def test_build_with_nothing_to_render(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing to build"):
+        book.build(tmp_path / "site", notebooks=tmp_path, notes=tmp_path, progress=False)
+
+
+# ----------------------------------------------------------------------------- in a browser
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    pytest.importorskip("playwright.sync_api", reason="pip package playwright is not installed")
+    if not os.path.exists(CHROMIUM):
+        subprocess.run(["sh", str(ROOT / "tests/setup_browser.sh")], check=False)
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing; run tests/setup_browser.sh as root (apt-get install -y chromium)")
+    return CHROMIUM
+
+
+@pytest.mark.slow
+def test_every_page_renders_in_chromium(chromium, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    out = tmp_path / "site"
+    summary = book.build(out, progress=False)
+    assert not summary["error_outputs"], f"notebooks committed with error outputs: {summary['error_outputs']}"
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    problems = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 800})
+            # the site must stand alone: anything not on disk (CDN scripts) is refused at once
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+                       else route.abort())
+            for href in summary["pages"]:
+                response = page.goto((out / href).as_uri(), wait_until="load", timeout=30_000)
+                if response is None or not response.ok:
+                    problems.append(f"{href}: did not load")
+                    continue
+                images = page.eval_on_selector_all("img", """els => els.map(e => ({
+                    src: e.getAttribute('src').slice(0, 60), ok: e.complete && e.naturalWidth > 0,
+                    w: e.getBoundingClientRect().width, h: e.getBoundingClientRect().height}))""")
+                problems += [f"{href}: figure {i['src']} did not render" for i in images
+                             if not (i["ok"] and i["w"] > 0 and i["h"] > 0)]
+                text = page.inner_text("body")
+                if "Traceback (most recent call last)" in text or page.query_selector(".jp-OutputArea-error"):
+                    problems.append(f"{href}: shows an error output")
+                if not text.strip():
+                    problems.append(f"{href}: is empty")
+                page.screenshot(path=str(shots / (href.replace("/", "_") + ".png")))
+        finally:
+            browser.close()
+    assert not problems, "\n".join(problems)
+    assert len(list(shots.glob("*.png"))) == len(summary["pages"])
+    shutil.rmtree(out)  # screenshots stay in the pytest tmp dir
