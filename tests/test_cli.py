@@ -38,7 +38,11 @@ def test_table1_csv_columns():
 def test_table1_markdown_has_notes_and_verdict():
     code, out, _ = run("table1", "--variant", "torchvision")
     assert code == 0
-    assert "| inception (3a)" in out and "Totals vs the headline" in out and "input depth" not in out
+    assert "| inception (3a)" in out and "Totals vs the headline" in out
+    # torchvision's 3a: 28*28*(192*64 + 192*96 + 96*128*9 + 192*16 + 16*32*9 + 192*32) = 121.6M
+    assert "121.6M MACs (3x3 kernels in the 5x5 branch" in out
+    code, out, _ = run("table1")
+    assert code == 0 and "input depth of 928" in out and "above the budget" in out
 
 
 def test_table1_json():
@@ -74,6 +78,8 @@ def test_bad_arguments(argv, message):
 def test_too_small_input_is_a_clear_error():
     code, _, err = run("profile", "--input-size", "8")
     assert code == 2 and "too small" in err and "at least" in err
+    code, _, err = run("profile", "--by", "branch", "--aux")
+    assert code == 2 and "--by layer" in err
 
 
 def test_table1_answers_quickly_in_a_fresh_process():

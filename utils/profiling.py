@@ -207,8 +207,6 @@ def _row_note(r: arch.Row, weights: int, macs: int, hw: int, c_in: int, v: Varia
         return ""
     printed_w = arch.parse_count(r.paper_params) * BINARY_K
     parts = []
-    if v.name != "paper":
-        parts.append(f"{v.name} variant differs from the paper's network (see utils.model.Variant)")
     if not params_ok:
         parts.append(f"weights {weights:,} = {_fmt_k(weights)} (binary K) vs printed {r.paper_params}: "
                      f"{(weights - printed_w) / printed_w:+.1%}")
@@ -292,6 +290,20 @@ def table1(variant: str | Variant = "paper") -> pd.DataFrame:
             "note": _row_note(r, t["num_weights"], t["macs"], hw, c_in, v),
         })
     df = pd.DataFrame(rows)
+    if v.name != "paper":
+        # the printed numbers describe the paper's network: explain them there, and say what this
+        # variant changes in the row
+        paper = table1("paper").set_index("key")
+        for i, r in df.iterrows():
+            if not r.paper_params:
+                continue
+            changed = (r.num_weights, r.macs) != (paper.loc[r.key, "num_weights"], paper.loc[r.key, "macs"])
+            why = (f"{v.name}: {r.num_weights:,} weights and {r.macs / 1e6:.1f}M MACs "
+                   f"({v.branch3_kernel}x{v.branch3_kernel} kernels in the 5x5 branch; see utils.model.Variant); "
+                   if changed else "")
+            paper_note = paper.loc[r.key, "note"]
+            if why or paper_note:
+                df.loc[i, "note"] = why + (f"paper variant: {paper_note}" if paper_note else "paper variant fits")
     for col in ("params_diff", "macs_diff"):
         df[col] = df[col].astype("Int64")
     return df
@@ -314,9 +326,10 @@ def totals_verdict(variant: str | Variant = "paper") -> pd.DataFrame:
     rows = [
         ("weights (Table 1 sum)", f"{t['num_weights']:,}", f"{printed['num_weights']:,}",
          f"{(t['num_weights'] - printed['num_weights']) / printed['num_weights']:+.1%} vs the printed "
-         "column sum (binary K); the row differences largely cancel"),
+         "column sum (binary K)" + ("; the row differences largely cancel"
+                                    if abs(t["num_weights"] / printed["num_weights"] - 1) < 0.01 else "")),
         ("num_params incl. biases/BN, no aux heads", f"{t['num_params']:,}", "not printed",
-         f"biases add {t['num_params'] - t['num_weights']:,} to the weights"),
+         f"{'batch norm' if v.batch_norm else 'biases'} add {t['num_params'] - t['num_weights']:,} to the weights"),
         ("fewer params than AlexNet (§1)", f"{ratio:.1f}x", f"{claim_ratio}x",
          f"AlexNet's {ALEXNET_NUM_PARAMS:,} / {t['num_params']:,} = {ratio:.1f}x; {claim_ratio}x would "
          f"need about {ALEXNET_NUM_PARAMS / claim_ratio / 1e6:.1f}M parameters: the claim is generous"),
@@ -561,7 +574,7 @@ def _cmd_table1(args: argparse.Namespace) -> int:
            "",
            "## Where the paper and the computation disagree",
            ""]
-    out += [f"- {r.layer}: {r.note}" for r in df.itertuples() if r.note]
+    out += [f"- {r.layer} ({r.key}): {r.note}" for r in df.itertuples() if r.note]
     out += ["", "## Totals vs the headline figures (§1, §5)", "",
             totals_verdict(args.variant).to_markdown(index=False)]
     print("\n".join(out))
@@ -569,6 +582,8 @@ def _cmd_table1(args: argparse.Namespace) -> int:
 
 
 def _cmd_profile(args: argparse.Namespace) -> int:
+    if args.by == "branch" and args.aux:
+        raise ValueError("--aux works with --by layer only: the auxiliary heads have no Inception branches")
     if args.by == "branch":
         df = branch_breakdown(args.variant, args.input_size)
     else:
