@@ -266,7 +266,9 @@ def train(config: TrainConfig = TrainConfig(), variant: str = "paper", dataset: 
         while epoch < config.epochs and (max_steps is None or step < max_steps):
             sampler.set_epoch(epoch)
             indices = list(sampler)[batch_in_epoch * config.batch_size:]
-            loader = DataLoader(data.train, batch_size=config.batch_size, sampler=indices)
+            # its own generator, so that making a loader does not draw from the global RNG (exact resume)
+            loader = DataLoader(data.train, batch_size=config.batch_size, sampler=indices,
+                                generator=torch.Generator().manual_seed(config.seed))
             for images, target in loader:
                 loss = train_step(net, optimizer, scheduler, images.to(device), target.to(device),
                                   config.aux_weight)

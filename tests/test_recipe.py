@@ -1,0 +1,54 @@
+"""The recipe's defaults against the numbers printed in §5 and §6."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import pytest
+
+from utils.recipe import TrainConfig, recipe_table
+from utils.train import lr_factor
+
+
+def test_defaults_are_the_papers_numbers():
+    c = TrainConfig()
+    assert c.momentum == 0.9  # §6
+    assert c.lr_decay == 0.04 and c.lr_decay_every_epochs == 8  # §6: 4% every 8 epochs
+    assert c.aux_weight == 0.3  # §5
+    assert c.dropout == 0.4 and c.aux_dropout == 0.7  # Table 1, §5
+    assert c.crop_area == (0.08, 1.0)  # §6: 8%..100% of the area
+    assert c.crop_aspect == pytest.approx((0.75, 4 / 3))  # §6: 3/4..4/3
+    assert set(c.interpolations) == {"bilinear", "area", "nearest", "bicubic"}  # §6
+    assert c.polyak and c.photometric
+
+
+def test_table_marks_what_the_paper_does_not_give():
+    rows = {name: (value, source) for name, value, source in recipe_table()}
+    assert len(rows) == len(TrainConfig.__dataclass_fields__)
+    for name in ("batch_size", "lr", "weight_decay", "epochs", "init", "warmup_steps"):
+        assert rows[name][1].startswith("not in the paper"), name
+    for name in ("momentum", "lr_decay", "crop_area", "crop_aspect", "interpolations", "polyak"):
+        assert rows[name][1].startswith("§6"), name
+
+
+def test_decay_is_four_percent_every_eight_epochs():
+    c = replace(TrainConfig(), warmup_steps=0)
+    steps = 100  # steps per epoch
+    assert lr_factor(0, steps, c) == 1.0
+    assert lr_factor(8 * steps - 1, steps, c) == 1.0
+    assert lr_factor(8 * steps, steps, c) == pytest.approx(0.96)
+    assert lr_factor(16 * steps, steps, c) == pytest.approx(0.96 * 0.96)
+
+
+def test_warmup_is_linear():
+    c = replace(TrainConfig(), warmup_steps=10)
+    assert [lr_factor(s, 100, c) for s in (0, 4, 9, 10)] == pytest.approx([0.1, 0.5, 1.0, 1.0])
+    assert math.isclose(lr_factor(10, 100, c), 1.0)
+
+
+@pytest.mark.parametrize("bad", [{"crop_area": (0.5, 0.1)}, {"image_size": 28}, {"lr": 0.0},
+                                 {"interpolations": ("lanczos",)}, {"init": "orthogonal"}])
+def test_bad_config_is_rejected(bad):
+    with pytest.raises(ValueError):
+        replace(TrainConfig(), **bad)
