@@ -52,6 +52,19 @@ def matmul_peak_gflops(size: int = 2048, repeats: int = 5) -> float:
     return 2 * size**3 / best / 1e9
 
 
+def memory_bandwidth_gbs(megabytes: int = 256, repeats: int = 5) -> float:
+    """Copy bandwidth in GB/s: bytes read plus bytes written by ``dst.copy_(src)`` (best of ``repeats``).
+
+    The slope of the roofline: a layer doing fewer FLOPs per byte than peak / bandwidth cannot
+    reach the peak, however good its kernel.
+    """
+    n = megabytes * 2**20 // 4
+    src, dst = torch.ones(n), torch.empty(n)
+    dst.copy_(src)
+    best = min(time_call(lambda: dst.copy_(src), repeats=1, warmup=0) for _ in range(repeats))
+    return 2 * 4 * n / best / 1e9
+
+
 def conv_peak_gflops(channels: int = 1024, hw: int = 28, repeats: int = 5) -> float:
     """The fp32 GFLOP/s of one large 1x1 convolution in channels-last layout (oneDNN's GEMM).
 
@@ -118,6 +131,37 @@ def throughput(models: dict[str, nn.Module], batch_sizes=BATCH_SIZES, repeats: i
             rows.append({"model": name, "batch": batch, "ms_per_batch": 1e3 * seconds,
                          "images_per_s": batch / seconds})
     return pd.DataFrame(rows)
+
+
+def memory_format_comparison(variant: str = "torchvision", batch: int = 8, repeats: int = 5,
+                             input_size: int = INPUT_SIZE) -> pd.DataFrame:
+    """What each step of the fast path buys: NCHW vs channels-last, with and without BN folding.
+
+    Returns columns ``setting``, ``ms_per_batch``, ``speedup_vs_plain`` (the models take turns,
+    as in :func:`throughput`).
+    """
+    from utils.fast import optimize_for_inference
+    from utils.model import googlenet
+
+    torch.manual_seed(0)
+    model = googlenet(variant, num_classes=1000, aux_logits=False).eval()
+    settings = {
+        "plain (NCHW)": model,
+        "BN folded, NCHW": optimize_for_inference(model, channels_last=False),
+        "channels-last, BN kept": optimize_for_inference(model, fold_bn=False),
+        "channels-last + BN folded (fast path)": optimize_for_inference(model),
+    }
+    x = _inputs(batch, input_size)
+    times: dict[str, list[float]] = {k: [] for k in settings}
+    with torch.no_grad():
+        for m in settings.values():
+            m(x)
+        for _ in range(repeats):
+            for name, m in settings.items():
+                times[name].append(time_call(lambda m=m: m(x), repeats=1, warmup=0))
+    ms = {k: 1e3 * statistics.median(t) for k, t in times.items()}
+    return pd.DataFrame([{"setting": k, "ms_per_batch": v, "speedup_vs_plain": ms["plain (NCHW)"] / v}
+                         for k, v in ms.items()])
 
 
 def network_macs(variant: str = "torchvision") -> int:

@@ -97,3 +97,28 @@ def test_report_headline_keys_and_verdicts():
 def test_cli_refuses_a_missing_folder(tmp_path, capsys):
     assert cli.main(["--quick", "--out", str(tmp_path / "no/such/REPORT.md")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_roofline_figure_and_bad_measurements():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from benchmarks.plots import layer_label, roofline
+
+    layers = pd.DataFrame([
+        {"kind": "conv", "kernel": 1, "macs": 10, "ms": 1.0, "flops_per_byte": 2.0, "gflops_per_s": 5.0},
+        {"kind": "conv", "kernel": 3, "macs": 90, "ms": 1.0, "flops_per_byte": 50.0, "gflops_per_s": 80.0},
+        {"kind": "maxpool", "kernel": 3, "macs": 0, "ms": 2.0, "flops_per_byte": 0.0, "gflops_per_s": 0.0},
+    ])
+    fig = roofline(layers, peak_gflops=100.0, bandwidth_gbs=10.0)
+    assert "50%" in fig.axes[0].get_title()  # the pool's 2 ms of 4 ms
+    assert layer_label("conv", 5) == "conv 5x5" and layer_label("fc", 0) == "fc"
+    with pytest.raises(ValueError, match="positive"):
+        roofline(layers, peak_gflops=0.0, bandwidth_gbs=10.0)
+
+
+def test_memory_format_comparison_lists_every_setting():
+    df = inference.memory_format_comparison(batch=1, repeats=1, input_size=64)
+    assert list(df["setting"]) == ["plain (NCHW)", "BN folded, NCHW", "channels-last, BN kept",
+                                   "channels-last + BN folded (fast path)"]
+    assert df["speedup_vs_plain"].iloc[0] == 1.0 and (df["ms_per_batch"] > 0).all()
