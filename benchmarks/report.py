@@ -121,7 +121,7 @@ def to_markdown(result: dict) -> str:
     ]
     lines += ["## Training", ""]
     if result.get("training"):
-        lines += ["```", json.dumps(result["training"], indent=2, default=str), "```", ""]
+        lines += [_training_markdown(result["training"]), ""]
     else:
         lines += ["benchmarks.training is not available; training speed-up not measured.", ""]
     lines += ["## Recording activations", ""]
@@ -134,6 +134,17 @@ def to_markdown(result: dict) -> str:
     if result.get("notebooks"):
         lines += ["## Notebooks in quick mode", "", _table(pd.DataFrame(result["notebooks"])), ""]
     return "\n".join(lines)
+
+
+def _training_markdown(training: dict) -> str:
+    """benchmarks.training's own rendering, its headings one level down; JSON if it has none."""
+    try:
+        from benchmarks.training import markdown
+
+        text = markdown(training)
+    except (ImportError, KeyError, TypeError):
+        return "```\n" + json.dumps(training, indent=2, default=str) + "\n```"
+    return "\n".join("#" + line if line.startswith("#") else line for line in text.splitlines())
 
 
 def _by_kind(layers: pd.DataFrame) -> pd.DataFrame:

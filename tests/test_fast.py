@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import functools
+
 import pytest
 import torch
 
@@ -10,7 +13,12 @@ from utils.model import googlenet
 
 
 def _model_with_statistics(variant: str) -> torch.nn.Module:
-    """A model whose batch norms are far from the identity, so that a wrong fold shows."""
+    """A fresh copy of a model whose batch norms are far from the identity, so that a wrong fold shows."""
+    return copy.deepcopy(_built(variant))
+
+
+@functools.cache
+def _built(variant: str) -> torch.nn.Module:
     torch.manual_seed(0)
     model = googlenet(variant, num_classes=10, aux_logits=False)
     for m in model.modules():
