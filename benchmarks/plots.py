@@ -26,12 +26,13 @@ def roofline(layers: pd.DataFrame, peak_gflops: float, bandwidth_gbs: float, ax=
     Returns:
         The matplotlib figure.
     """
-    from matplotlib.figure import Figure
+    import matplotlib.pyplot as plt
 
     if peak_gflops <= 0 or bandwidth_gbs <= 0:
         raise ValueError(f"peak ({peak_gflops}) and bandwidth ({bandwidth_gbs}) must be positive measurements")
-    if ax is None:  # a Figure outside pyplot: shown once when returned, never leaked
-        ax = Figure(figsize=(6.4, 4.2), dpi=90).add_subplot()
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=90)
+        plt.close(fig)  # shown once, as the returned value, not again by the inline backend
     df = layers[layers["macs"] > 0].copy()
     df["label"] = [layer_label(k, kern) for k, kern in zip(df["kind"], df["kernel"], strict=True)]
     for label, g in df.groupby("label"):
