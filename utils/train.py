@@ -122,7 +122,8 @@ def load_checkpoint(path: str | Path) -> dict:
     """Load a checkpoint with ``weights_only=True`` (no pickled code runs)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}; train first with `python -m utils train --out {path.parent}`")
+        raise FileNotFoundError(f"no checkpoint at {path}; train first with "
+                                f"`python -m utils train --out {path.parent}`")
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
@@ -148,7 +149,7 @@ def setup_distributed() -> tuple[int, int, torch.device]:
 # the loop
 
 
-def train(config: TrainConfig = TrainConfig(), variant: str = "paper", dataset: str | Path = "mnist",
+def train(config: TrainConfig | None = None, variant: str = "paper", dataset: str | Path = "mnist",
           out: str | Path = RUNS / "mnist_paper_seed0", resume: bool = False, max_steps: int | None = None,
           eval_every: int | None = None, log_every: int = 10, data: DataBundle | None = None,
           progress: bool = True) -> dict:
@@ -165,6 +166,7 @@ def train(config: TrainConfig = TrainConfig(), variant: str = "paper", dataset: 
     Returns:
         ``{"history": [metric rows], "out": Path, "final": Path | None, "step": int}``.
     """
+    config = config or TrainConfig()
     rank, world, device = setup_distributed()
     out = Path(out)
     if rank == 0:
@@ -180,7 +182,7 @@ def train(config: TrainConfig = TrainConfig(), variant: str = "paper", dataset: 
     model = build_model(variant, len(data.classes), config).to(device)
     averaged = polyak(model, config)
     decay, no_decay = [], []
-    for name, p in model.named_parameters():
+    for p in model.parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)  # biases and BN scales are not decayed
     optimizer = torch.optim.SGD([{"params": decay, "weight_decay": config.weight_decay},
                                  {"params": no_decay, "weight_decay": 0.0}],
@@ -361,7 +363,8 @@ def _cli_train(args: argparse.Namespace) -> int:
                                         "batch_size": args.batch_size, "lr": args.lr,
                                         "lr_decay_every_epochs": args.decay_every}.items() if v is not None}
         config = replace(TrainConfig(), **overrides)
-    out = Path(args.out) if args.out else RUNS / f"{Path(str(args.dataset)).name.lower()}_{args.variant}_seed{config.seed}"
+    name = Path(str(args.dataset)).name.lower()
+    out = Path(args.out) if args.out else RUNS / f"{name}_{args.variant}_seed{config.seed}"
     result = train(config, args.variant, args.dataset, out, resume=args.resume, max_steps=args.max_steps)
     if int(os.environ.get("RANK", "0")) == 0:
         last = result["history"][-1] if result["history"] else {}
