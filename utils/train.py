@@ -314,10 +314,13 @@ def train(config: TrainConfig | None = None, variant: str = "paper", dataset: st
 def quick_config(variant: str = "paper", seed: int = 0) -> TrainConfig:
     """The short MNIST recipe of the notebooks: 3 epochs, the §6 decay applied every half epoch.
 
-    Every other field is the §6 default. Half-epoch decay steps make the schedule visible in a run of
-    a few epochs; the 8-epoch step of the paper would not decay at all.
+    Half-epoch decay steps make the schedule visible in a run of a few epochs; the 8-epoch step of
+    the paper would not decay at all. Crops start at 35% of the area, not 8%: on a 28-pixel digit an
+    8% crop is an 8x8 patch that is often blank, and a run of 189 steps cannot afford that noise.
+    A 50-step warm-up (not 100) leaves more of the short run at the full rate.
     """
-    return replace(TrainConfig(), epochs=3, lr_decay_every_epochs=0.5, seed=seed)
+    return replace(TrainConfig(), epochs=3, lr_decay_every_epochs=0.5, crop_area=(0.35, 1.0),
+                   warmup_steps=50, seed=seed)
 
 
 def default_model(variant: str = "paper", seed: int = 0, quick: bool | None = None) -> tuple[nn.Module, dict]:
