@@ -76,7 +76,8 @@ def to_markdown(result: dict) -> str:
         "",
         f"CPU: {platform.processor() or platform.machine()}, {result['threads']} threads, "
         f"torch {torch.__version__}. Mode: {'quick' if result['quick'] else 'full'}. "
-        "Timings are medians; every ratio compares two measurements from the same run.",
+        "Throughput is the best of several passes, per-layer times are medians; every ratio compares two "
+        "measurements from the same run, the models taking turns.",
         "",
         "## Headline",
         "",
