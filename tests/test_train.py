@@ -107,3 +107,20 @@ def test_ddp_two_cpu_processes_over_gloo(tmp_path):
     state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
     assert state["step"] == 2  # each of the 2 ranks took 2 steps on its half of the data
     assert len(losses(tmp_path / "run")) == 2  # only rank 0 writes
+
+
+def test_default_model_trains_once_and_waits_for_a_concurrent_trainer(tmp_path):
+    from utils.train import _train_once
+
+    path, calls = tmp_path / "final.pt", []
+    _train_once(path, lambda: (calls.append("fit"), path.write_text("x")))
+    _train_once(path, lambda: calls.append("again"))
+    assert calls == ["fit"] and not (tmp_path / "training.lock").exists()
+    (tmp_path / "b").mkdir()
+    other = tmp_path / "b" / "final.pt"
+    (tmp_path / "b" / "training.lock").write_text("")  # someone else is training: wait, then load theirs
+    import threading
+
+    threading.Timer(0.2, lambda: other.write_text("theirs")).start()
+    _train_once(other, lambda: calls.append("duplicate"), poll_s=0.05)
+    assert calls == ["fit"] and other.read_text() == "theirs"

@@ -323,6 +323,30 @@ def quick_config(variant: str = "paper", seed: int = 0) -> TrainConfig:
                    warmup_steps=50, seed=seed)
 
 
+def _train_once(path: Path, fit, poll_s: float = 5.0, stale_s: float = 3600.0) -> None:
+    """Run ``fit()`` unless ``path`` exists; a lock file makes concurrent notebooks wait, not train twice."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.with_name("training.lock")
+    while not path.is_file():
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:  # a lock left by a killed process is ignored after an hour
+                if time.time() - lock.stat().st_mtime > stale_s:
+                    lock.unlink(missing_ok=True)
+            except FileNotFoundError:
+                pass
+            time.sleep(poll_s)
+            continue
+        os.close(fd)
+        try:
+            if not path.is_file():
+                fit()
+        finally:
+            lock.unlink(missing_ok=True)
+        return
+
+
 def default_model(variant: str = "paper", seed: int = 0, quick: bool | None = None) -> tuple[nn.Module, dict]:
     """The MNIST GoogLeNet the notebooks share, in eval mode, with its metadata.
 
@@ -337,9 +361,8 @@ def default_model(variant: str = "paper", seed: int = 0, quick: bool | None = No
     quick = quick_mode() if quick is None else quick
     out = RUNS / f"mnist_{variant}_seed{seed}"
     path = out / "final.pt"
-    if not path.is_file():
-        config = quick_config(variant, seed) if quick else replace(TrainConfig(), seed=seed)
-        train(config, variant, "mnist", out, progress=True)
+    config = quick_config(variant, seed) if quick else replace(TrainConfig(), seed=seed)
+    _train_once(path, lambda: train(config, variant, "mnist", out, progress=True))
     state = load_checkpoint(path)
     config = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in state["config"].items()})
     model = build_model(state["variant"], len(state["classes"]), config)
