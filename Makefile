@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup lab test lint clean
+.PHONY: setup lab test lint book bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,14 @@ lab: setup
 	$(VENV)/bin/jupyter lab notebooks/00_reading_guide.ipynb
 
 test: setup
+	sh tests/setup_browser.sh
 	$(PY) -m pytest
+
+book: setup
+	$(PY) -m utils.book
+
+bench: setup
+	$(PY) -m benchmarks
 
 lint: setup
 	$(VENV)/bin/ruff check utils benchmarks tests
