@@ -92,7 +92,8 @@ def test_cli_trains_and_resumes(tmp_path, capsys):
     assert main(args + ["--resume"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["step"] == 3 and (tmp_path / "run" / "final.pt").is_file()
-    assert main(["train", "--dataset", str(tmp_path / "nowhere")]) == 2
+    assert main(["train", "--dataset", str(tmp_path / "nowhere"), "--out", str(tmp_path / "bad")]) == 2
+    assert not (tmp_path / "bad").exists()
 
 
 @pytest.mark.slow

@@ -169,16 +169,16 @@ def train(config: TrainConfig | None = None, variant: str = "paper", dataset: st
     config = config or TrainConfig()
     rank, world, device = setup_distributed()
     out = Path(out)
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "last.pt"
     state = load_checkpoint(ckpt_path) if resume else None
     if state is not None:
         config = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in state["config"].items()})
         variant = state["variant"]
+    data = data or load_dataset(dataset, config.image_size, config)  # bad input fails before anything is written
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
 
     torch.manual_seed(config.seed + rank)
-    data = data or load_dataset(dataset, config.image_size, config)
     model = build_model(variant, len(data.classes), config).to(device)
     averaged = polyak(model, config)
     decay, no_decay = [], []
