@@ -25,7 +25,7 @@ test: setup
 	$(PY) -m pytest
 
 book: setup
-	$(PY) -m utils.book
+	$(PY) -m utils.book --execute
 
 bench: setup
 	$(PY) -m benchmarks
