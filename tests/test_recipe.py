@@ -52,3 +52,19 @@ def test_warmup_is_linear():
 def test_bad_config_is_rejected(bad):
     with pytest.raises(ValueError):
         replace(TrainConfig(), **bad)
+
+
+def test_the_mnist_recipe_changes_only_what_it_names_and_says_why():
+    from dataclasses import fields
+
+    from utils.recipe import MNIST_CHANGES, mnist_recipe
+
+    paper, mnist = TrainConfig(), mnist_recipe()
+    changed = {f.name for f in fields(TrainConfig) if getattr(paper, f.name) != getattr(mnist, f.name)}
+    assert changed == set(MNIST_CHANGES) == {"crop_area", "epochs", "lr_decay_every_epochs"}
+    assert mnist.crop_aspect == paper.crop_aspect and mnist.lr_decay == 0.04  # the rest stays §6
+    rows = {name: source for name, _, source in recipe_table(mnist)}
+    for name in changed:
+        assert rows[name].startswith("MNIST:") and "(default " in rows[name], rows[name]
+    assert rows["momentum"].startswith("§6")
+    assert mnist_recipe(epochs=3).epochs == 3
