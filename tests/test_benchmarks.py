@@ -122,3 +122,18 @@ def test_memory_format_comparison_lists_every_setting():
     assert list(df["setting"]) == ["plain (NCHW)", "BN folded, NCHW", "channels-last, BN kept",
                                    "channels-last + BN folded (fast path)"]
     assert df["speedup_vs_plain"].iloc[0] == 1.0 and (df["ms_per_batch"] > 0).all()
+
+
+def test_training_report_lists_time_to_97_and_ablations():
+    from benchmarks import training
+
+    result = {"throughput": {"batch_size": 32, "image_size": 32, "project_images_per_s": 420.0,
+                             "plain_images_per_s": 400.0, "speedup_vs_torchvision": 1.05},
+              "time_to_97": [{"variant": "paper", "seconds": None, "step": None, "epochs": None,
+                              "final_val_acc": 0.95, "final_val_acc_polyak": 0.96}],
+              "ablations": [{"setting": "init='xavier'", "epochs": 6, "val_acc": 0.11,
+                             "val_acc_polyak": None, "seconds": 80.0}]}
+    text = training.markdown(result)
+    assert "x1.05" in text and "| paper | not reached |" in text
+    assert "| init='xavier' | 6 | 0.110 | - | 80 |" in text
+    assert {name for name, _ in training.ABLATIONS} >= {"init='xavier' (Xavier-uniform, bias 0.2)", "batch 64"}
