@@ -152,3 +152,18 @@ def test_quick_recipe_gets_the_paper_variant_past_chance_in_250_steps(tmp_path):
                    progress=False)
     last = result["history"][-1]  # a stalled run stays at 8-15%; working runs are past 50% here
     assert last["step"] == 250 and max(last["val_acc"], last["val_acc_polyak"]) > 0.35, result["history"]
+
+
+def test_a_lock_left_by_a_killed_trainer_is_taken_over_at_once(tmp_path):
+    import socket
+    import subprocess
+
+    from utils.train import _train_once
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a process id that no longer runs
+    path = tmp_path / "final.pt"
+    (tmp_path / "training.lock").write_text(f"{socket.gethostname()} {dead.pid}")
+    calls = []
+    _train_once(path, lambda: (calls.append("fit"), path.write_text("x")), poll_s=60)  # would wait a minute
+    assert calls == ["fit"] and not (tmp_path / "training.lock").exists()

@@ -13,6 +13,7 @@ import argparse
 import json
 import math
 import os
+import socket
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -355,21 +356,40 @@ def quick_config(variant: str = "paper", seed: int = 0) -> TrainConfig:
     return mnist_recipe(epochs=6, seed=seed)
 
 
+def _lock_is_stale(lock: Path, stale_s: float) -> bool:
+    """A lock whose process is gone (same machine), or older than ``stale_s``, no longer holds."""
+    try:
+        owner = lock.read_text().split()
+        if len(owner) == 2 and owner[0] == socket.gethostname():
+            try:
+                os.kill(int(owner[1]), 0)
+            except ProcessLookupError:
+                return True  # the trainer was killed (kernel restart, Ctrl-C, crash)
+            except (PermissionError, ValueError):
+                pass
+        return time.time() - lock.stat().st_mtime > stale_s
+    except FileNotFoundError:
+        return False
+
+
 def _train_once(path: Path, fit, poll_s: float = 5.0, stale_s: float = 3600.0) -> None:
-    """Run ``fit()`` unless ``path`` exists; a lock file makes concurrent notebooks wait, not train twice."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Run ``fit()`` unless ``path`` exists; a lock file makes concurrent notebooks wait, not train twice.
+
+    The lock holds the host name and process id of the trainer, so a lock left by a killed process is
+    taken over at once rather than after ``stale_s`` seconds.
+    """
     lock = path.with_name("training.lock")
     while not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
-            try:  # a lock left by a killed process is ignored after an hour
-                if time.time() - lock.stat().st_mtime > stale_s:
-                    lock.unlink(missing_ok=True)
-            except FileNotFoundError:
-                pass
-            time.sleep(poll_s)
+            if _lock_is_stale(lock, stale_s):
+                lock.unlink(missing_ok=True)
+            else:
+                time.sleep(poll_s)
             continue
+        os.write(fd, f"{socket.gethostname()} {os.getpid()}".encode())
         os.close(fd)
         try:
             if not path.is_file():
