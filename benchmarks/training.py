@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from utils.paths import RUNS
 from utils.recipe import TrainConfig, mnist_recipe
-from utils.train import build_model, polyak, quick_config, train, train_step
+from utils.train import build_model, polyak, quick_config, total_loss, train, train_step
 
 TARGET_ACCURACY = 0.97
 
@@ -50,6 +50,52 @@ def time_to_accuracy(variant: str, config: TrainConfig, out: Path, eval_every: i
             "final_val_acc": last["val_acc"], "final_val_acc_polyak": last["val_acc_polyak"],
             "total_seconds": last["seconds"], "config": {"lr": config.lr, "init": config.init,
                                                          "epochs": config.epochs, "batch_size": config.batch_size}}
+
+
+def _rate(step, steps: int, batch_size: int) -> float:
+    """Images per second of ``step()`` over ``steps`` calls, after one untimed call."""
+    step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return steps * batch_size / (time.perf_counter() - t0)
+
+
+def loop_options(variant: str = "torchvision", steps: int = 15, batch_size: int = TrainConfig.batch_size,
+                 image_size: int = 32) -> list[dict]:
+    """What each CPU option of the training step is worth: images/s relative to a plain torchvision loop.
+
+    Options: the memory format (NCHW vs channels_last, the project's default), a fused SGD step, and
+    bfloat16 autocast. Each row is the project's step (§5 total loss, Polyak update) with one setting.
+    """
+    g = torch.Generator().manual_seed(0)
+    images = torch.randn(batch_size, 3, image_size, image_size, generator=g)
+    target = torch.randint(0, 10, (batch_size,), generator=g)
+    config = TrainConfig()
+    plain = throughput(variant, steps, batch_size, image_size)["plain_images_per_s"]
+    rows = []
+    for name, channels_last, fused, bf16 in (("NCHW", False, False, False), ("channels_last", True, False, False),
+                                            ("channels_last + fused SGD", True, True, False),
+                                            ("channels_last + bf16 autocast", True, False, True)):
+        torch.manual_seed(0)
+        model = build_model(variant, 10, config)
+        if not channels_last:
+            model = model.to(memory_format=torch.contiguous_format)
+        averaged = polyak(model, config)
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, fused=fused or None)
+        x = images.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+
+        def step(model=model, averaged=averaged, opt=opt, x=x, bf16=bf16):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                loss = total_loss(model(x), target, config.aux_weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            averaged.update_parameters(model)
+
+        rate = _rate(step, steps, batch_size)
+        rows.append({"option": name, "images_per_s": rate, "vs_plain_torchvision": rate / plain})
+    return rows
 
 
 def throughput(variant: str = "torchvision", steps: int = 10, batch_size: int = TrainConfig.batch_size,
@@ -81,13 +127,8 @@ def throughput(variant: str = "torchvision", steps: int = 10, batch_size: int = 
         loss.backward()
         tv_opt.step()
 
-    rates = {}
-    for name, fn in (("project", project_step), ("plain_torchvision", plain_step)):
-        fn()  # warm-up
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            fn()
-        rates[name] = steps * batch_size / (time.perf_counter() - t0)
+    rates = {"project": _rate(project_step, steps, batch_size),
+             "plain_torchvision": _rate(plain_step, steps, batch_size)}
     return {"variant": variant, "batch_size": batch_size, "image_size": image_size, "steps": steps,
             "project_images_per_s": rates["project"], "plain_images_per_s": rates["plain_torchvision"],
             "speedup_vs_torchvision": rates["project"] / rates["plain_torchvision"]}
@@ -117,7 +158,7 @@ def ablations(out: Path, variant: str = "paper", progress: bool = True) -> list[
 
 
 def run(quick: bool = False, out: Path | None = None, with_ablations: bool = False,
-        with_time_to_97: bool = True) -> dict:
+        with_time_to_97: bool = True, with_loop_options: bool = False) -> dict:
     """Throughput, then time-to-97% (skipped in quick mode) and the ablations (if asked)."""
     out = Path(out or RUNS / "benchmarks")
     # the same network (torchvision's) in both loops, so the ratio measures the loop, not the architecture
@@ -127,6 +168,8 @@ def run(quick: bool = False, out: Path | None = None, with_ablations: bool = Fal
     if with_time_to_97 and not quick:
         for variant in ("paper", "torchvision"):  # the MNIST recipe of utils.recipe, unchanged
             result["time_to_97"].append(time_to_accuracy(variant, mnist_recipe(), out))
+    if with_loop_options:
+        result["loop_options"] = loop_options(steps=5 if quick else 15)
     if with_ablations:
         result["ablations"] = ablations(out)
     return result
@@ -145,6 +188,11 @@ def markdown(result: dict) -> str:
             secs = f"{r['seconds']:.0f}" if r["seconds"] is not None else "not reached"
             lines.append(f"| {r['variant']} | {secs} | {r['step']} | {r['epochs']} | "
                          f"{r['final_val_acc']:.3f} / {r['final_val_acc_polyak']:.3f} |")
+    if result.get("loop_options"):
+        lines += ["", "Options of the training step (torchvision's network, same batch):", "",
+                  "| option | images/s | vs plain torchvision loop |", "|---|---|---|"]
+        lines += [f"| {r['option']} | {r['images_per_s']:.0f} | x{r['vs_plain_torchvision']:.2f} |"
+                  for r in result["loop_options"]]
     if result.get("ablations"):
         lines += ["", "Recipe ablations (paper variant, one change from the quick recipe each, seed 0):", "",
                   "| setting | epochs | final val acc raw | final val acc Polyak | seconds |", "|---|---|---|---|---|"]
@@ -158,11 +206,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.training", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="throughput only, few steps")
     p.add_argument("--ablations", action="store_true", help="also train the recipe ablations (~10 minutes)")
+    p.add_argument("--loop-options", action="store_true",
+                   help="also time the step with NCHW, channels_last, fused SGD and bf16 autocast")
     p.add_argument("--only-ablations", action="store_true", help="the ablations alone (no time-to-97%%)")
     p.add_argument("--out", type=Path, default=RUNS / "benchmarks", help="folder for training.md/.json")
     args = p.parse_args(argv)
     result = run(quick=args.quick, out=args.out, with_ablations=args.ablations or args.only_ablations,
-                 with_time_to_97=not args.only_ablations)
+                 with_time_to_97=not args.only_ablations, with_loop_options=args.loop_options)
     name = "training_ablations" if args.only_ablations else "training"
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{name}.json").write_text(json.dumps(result, indent=2, default=str))

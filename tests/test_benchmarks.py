@@ -132,8 +132,10 @@ def test_training_report_lists_time_to_97_and_ablations():
               "time_to_97": [{"variant": "paper", "seconds": None, "step": None, "epochs": None,
                               "final_val_acc": 0.95, "final_val_acc_polyak": 0.96}],
               "ablations": [{"setting": "init='xavier'", "epochs": 6, "val_acc": 0.11,
-                             "val_acc_polyak": None, "seconds": 80.0}]}
+                             "val_acc_polyak": None, "seconds": 80.0}],
+              "loop_options": [{"option": "channels_last", "images_per_s": 450.0, "vs_plain_torchvision": 1.125}]}
     text = training.markdown(result)
+    assert "| channels_last | 450 | x1.12 |" in text
     assert "x1.05" in text and "| paper | not reached |" in text
     assert "| init='xavier' | 6 | 0.110 | - | 80 |" in text
     assert {name for name, _ in training.ABLATIONS} >= {"init='xavier' (Xavier-uniform, bias 0.2)", "batch 64"}
