@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -52,13 +53,20 @@ def time_to_accuracy(variant: str, config: TrainConfig, out: Path, eval_every: i
                                                          "epochs": config.epochs, "batch_size": config.batch_size}}
 
 
-def _rate(step, steps: int, batch_size: int) -> float:
-    """Images per second of ``step()`` over ``steps`` calls, after one untimed call."""
-    step()
-    t0 = time.perf_counter()
-    for _ in range(steps):
+def _rate(step, steps: int, batch_size: int, warmup: int = 2) -> float:
+    """Images per second of ``step()``: the median of ``steps`` timed calls after ``warmup`` untimed ones.
+
+    The first calls create oneDNN primitives for each layer and memory format, which would otherwise
+    dominate a short measurement; the median ignores the odd step slowed by another process.
+    """
+    for _ in range(warmup):
         step()
-    return steps * batch_size / (time.perf_counter() - t0)
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return batch_size / statistics.median(times)
 
 
 def loop_options(variant: str = "torchvision", steps: int = 15, batch_size: int = TrainConfig.batch_size,
@@ -162,7 +170,7 @@ def run(quick: bool = False, out: Path | None = None, with_ablations: bool = Fal
     """Throughput, then time-to-97% (skipped in quick mode) and the ablations (if asked)."""
     out = Path(out or RUNS / "benchmarks")
     # the same network (torchvision's) in both loops, so the ratio measures the loop, not the architecture
-    tp = throughput("torchvision", steps=3 if quick else 15)
+    tp = throughput("torchvision", steps=5 if quick else 15)
     result = {"throughput": tp, "training_speedup_vs_torchvision": tp["speedup_vs_torchvision"],
               "time_to_97": []}
     if with_time_to_97 and not quick:
