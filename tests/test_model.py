@@ -4,6 +4,7 @@ import pytest
 import torch
 import torchvision
 
+from utils.lrn import LocalResponseNorm
 from utils.model import GoogLeNetOutputs, googlenet, min_input_size
 
 
@@ -102,7 +103,7 @@ def test_training_mode_returns_named_aux_outputs_and_eval_returns_logits():
     model.train()
     out = model(torch.randn(2, 3, 224, 224))
     assert isinstance(out, GoogLeNetOutputs)
-    assert out._fields == ("logits", "aux1_logits", "aux2_logits")
+    assert out._fields == ("logits", "aux_logits2", "aux_logits1")  # torchvision's order
     assert all(t.shape == (2, 10) for t in out)
     model.eval()
     with torch.no_grad():
@@ -135,7 +136,7 @@ def test_paper_variant_uses_true_5x5_kernels_and_lrn_and_torchvision_does_not():
     paper, tv = googlenet("paper"), googlenet("torchvision")
     assert paper.inception3a.branch3[1].conv.kernel_size == (5, 5)
     assert tv.inception3a.branch3[1].conv.kernel_size == (3, 3)
-    assert isinstance(paper.lrn1, torch.nn.LocalResponseNorm) and tv.lrn1 is None
+    assert isinstance(paper.lrn1, LocalResponseNorm) and tv.lrn1 is None
     assert paper.inception3a.branch1.conv.bias is not None and tv.inception3a.branch1.conv.bias is None
     assert paper.dropout.p == 0.4 and tv.dropout.p == 0.2
     assert paper.aux1.dropout.p == 0.7

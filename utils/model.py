@@ -24,11 +24,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import arch
+from .lrn import LocalResponseNorm
 
-GoogLeNetOutputs = namedtuple("GoogLeNetOutputs", ["logits", "aux1_logits", "aux2_logits"])
+# torchvision's field names and order, so that code written for torchvision.models.googlenet
+# (``out.logits``, ``out.aux_logits2``, ``out.aux_logits1``, or unpacking) works unchanged.
+GoogLeNetOutputs = namedtuple("GoogLeNetOutputs", ["logits", "aux_logits2", "aux_logits1"])
 GoogLeNetOutputs.__doc__ = """Training-mode output: the main classifier and the two auxiliary ones.
 
-``aux1_logits`` comes from the head on inception (4a), ``aux2_logits`` from the head on (4d) (§5).
+``aux_logits1`` comes from the head on inception (4a), ``aux_logits2`` from the head on (4d) (§5).
 """
 
 
@@ -53,8 +56,10 @@ PAPER = Variant(
     batch_norm=False,  # §5: "All the convolutions ... use rectified linear activation"; no BN
     lrn=True,  # Figure 3: LocalRespNorm after the first max pool and after the 3x3 conv
     branch3_kernel=5,  # Table 1: "#5×5"
-    pool_padding=1,  # Table 1's 3×3/2 pools halve the size exactly: 112 -> 56 -> ... -> 7
-    pool_ceil_mode=False,
+    # BVLC's Caffe replication (models/bvlc_googlenet): 3x3/2 pools with pad 0 and Caffe's ceil
+    # rounding, so 112 -> 56 -> 28 -> 14 -> 7 as Table 1 prints, each window starting on the map.
+    pool_padding=0,
+    pool_ceil_mode=True,
     maxpool4_kernel=3,  # Table 1: max pool 3×3/2 before 5a
     dropout=arch.DROPOUT,  # Table 1: dropout (40%)
     aux_fixed_pool=True,  # §5: "average pooling layer with 5×5 filter size and stride 3"
@@ -238,10 +243,11 @@ class GoogLeNet(nn.Module):
             elif r.kind == "linear":
                 self.fc = nn.Linear(depth, num_classes)
             depth = self._row_out_channels(r, depth)
-        # Figure 3: LocalRespNorm after the first max pool and after the 3x3 conv (conv3). Size 5,
-        # alpha 1e-4, beta 0.75, k = 1 are the Caffe/AlexNet values; the paper gives none.
-        self.lrn1 = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0) if v.lrn else None
-        self.lrn2 = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0) if v.lrn else None
+        # Figure 3: LocalRespNorm after the first max pool and after the 3x3 conv (conv3). The paper
+        # gives no values; size 5, alpha 1e-4 (divided by size), beta 0.75, k 1 are BVLC's (AlexNet's
+        # paper used k 2). utils.lrn computes PyTorch's LocalResponseNorm with a faster backward.
+        self.lrn1 = LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0) if v.lrn else None
+        self.lrn2 = LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0) if v.lrn else None
         init_weights(self)
 
     @staticmethod
@@ -296,7 +302,7 @@ class GoogLeNet(nn.Module):
         x, aux1, aux2 = self.forward_features(x)
         logits = self.forward_head(x)
         if aux1 is not None:
-            return GoogLeNetOutputs(logits, aux1, aux2)
+            return GoogLeNetOutputs(logits, aux2, aux1)
         return logits
 
     @property
@@ -334,14 +340,13 @@ def init_weights(model: nn.Module) -> None:
 
 
 def _pool_out(size: int, kernel: int, stride: int, padding: int, ceil_mode: bool) -> int:
-    span = size + 2 * padding - kernel
-    if span < 0:
-        return 0
-    out = (math.ceil if ceil_mode else math.floor)(span / stride) + 1
-    # PyTorch drops a last ceil-mode window that would start inside the right padding
-    if ceil_mode and (out - 1) * stride >= size + padding:
+    """PyTorch's (and Caffe's) pooling output size; 0 where the layer would have no output."""
+    span = size + 2 * padding - kernel + (stride - 1 if ceil_mode else 0)
+    out = span // stride + 1  # floor division, as PyTorch rounds towards minus infinity
+    # the last window must start inside the input (or the left padding), as in PyTorch and Caffe
+    if ceil_mode and out > 0 and (out - 1) * stride >= size + padding:
         out -= 1
-    return out
+    return max(out, 0)
 
 
 def spatial_sizes(size: int, variant: str | Variant = "paper") -> dict[str, int]:

@@ -45,21 +45,34 @@ def build_model(variant: str, num_classes: int, config: TrainConfig) -> nn.Modul
 
     ``init="model"`` keeps the Kaiming fan-in weights :func:`utils.model.init_weights` draws: each
     ReLU layer keeps the variance of its input, so the part of the signal that differs from image
-    to image survives the 22 layers of the BN-free paper variant. ``init="xavier"`` re-draws every
-    convolution Xavier-uniform with bias 0.2 (BVLC GoogLeNet's Caffe choice): Xavier's variance is
-    about half of Kaiming's for a ReLU layer and the constant bias adds the same offset to every
-    image, so by inception (5b) the activations barely depend on the input and SGD stalls at chance
-    (notebooks/04_training.ipynb measures both). ``transform_input`` is off: the data module
+    to image survives the 22 layers of the BN-free paper variant. ``init="caffe"`` is BVLC
+    GoogLeNet's train_val.prototxt (:func:`caffe_init`). ``transform_input`` is off: the data module
     normalises with the dataset's statistics.
     """
     model = googlenet(variant, num_classes=num_classes, aux_logits=True, transform_input=False)
-    if config.init == "xavier":
-        for m in model.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.xavier_uniform_(m.weight)
-                if m.bias is not None:
-                    nn.init.constant_(m.bias, 0.2 if not model.variant.batch_norm else 0.0)
+    if config.init == "caffe":
+        caffe_init(model)
     return model.to(memory_format=torch.channels_last)  # faster convolutions on CPU
+
+
+@torch.no_grad()
+def caffe_init(model: nn.Module) -> None:
+    """BVLC GoogLeNet's initialisation (models/bvlc_googlenet/train_val.prototxt), as Caffe draws it.
+
+    Every convolution and fully connected layer uses Caffe's "xavier" filler, whose default
+    variance_norm is FAN_IN: uniform in +-sqrt(3 / fan_in), fan_in = inputs x kernel area (this is
+    not PyTorch's ``xavier_uniform_``, which averages fan-in and fan-out). Biases: 0.2 on every
+    convolution and on the auxiliary heads' fc layers (loss1/fc, loss2/fc), 0 on the three
+    classifiers (loss1/classifier, loss2/classifier, loss3/classifier). Batch norm (torchvision
+    variant) keeps its identity start and its convolutions have no bias.
+    """
+    classifiers = {m for name, m in model.named_modules() if name in ("fc", "aux1.fc2", "aux2.fc2")}
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            bound = math.sqrt(3.0 / (m.weight[0].numel()))  # fan_in: all weights feeding one output
+            nn.init.uniform_(m.weight, -bound, bound)
+            if m.bias is not None:
+                nn.init.constant_(m.bias, 0.0 if m in classifiers else 0.2)
 
 
 SIGNAL_LAYERS = ("conv1", "conv3", "inception3a", "inception4a", "inception4e", "inception5b")
@@ -95,8 +108,8 @@ def total_loss(out: GoogLeNetOutputs | torch.Tensor, target: torch.Tensor, aux_w
         return F.cross_entropy(out, target)
     loss = F.cross_entropy(out.logits, target)
     if aux_weight:
-        loss = loss + aux_weight * (F.cross_entropy(out.aux1_logits, target) +
-                                    F.cross_entropy(out.aux2_logits, target))
+        loss = loss + aux_weight * (F.cross_entropy(out.aux_logits1, target) +
+                                    F.cross_entropy(out.aux_logits2, target))
     return loss
 
 
