@@ -146,7 +146,7 @@ def throughput(variant: str = "torchvision", steps: int = 10, batch_size: int = 
 # recipe is worth on the BN-free paper variant. Each run is about 6 epochs, ~1.5 minutes on 2 cores.
 ABLATIONS: tuple[tuple[str, dict], ...] = (
     ("quick recipe (Kaiming init, batch 32, lr 0.01, crops 35-100%)", {}),
-    ("init='xavier' (Xavier-uniform, bias 0.2)", {"init": "xavier"}),
+    ("init='caffe' (BVLC: Caffe xavier FAN_IN, bias 0.2)", {"init": "caffe"}),
     ("batch 64", {"batch_size": 64}),
     ("lr 0.02", {"lr": 0.02}),
     ("§6 crops, 8-100% of the area", {"crop_area": (0.08, 1.0)}),

@@ -138,4 +138,4 @@ def test_training_report_lists_time_to_97_and_ablations():
     assert "| channels_last | 450 | x1.12 |" in text
     assert "x1.05" in text and "| paper | not reached |" in text
     assert "| init='xavier' | 6 | 0.110 | - | 80 |" in text
-    assert {name for name, _ in training.ABLATIONS} >= {"init='xavier' (Xavier-uniform, bias 0.2)", "batch 64"}
+    assert {name for name, _ in training.ABLATIONS} >= {"init='caffe' (BVLC: Caffe xavier FAN_IN, bias 0.2)", "batch 64"}

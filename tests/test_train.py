@@ -127,19 +127,19 @@ def test_default_model_trains_once_and_waits_for_a_concurrent_trainer(tmp_path):
     assert calls == ["fit"] and other.read_text() == "theirs"
 
 
-def test_kaiming_init_keeps_the_image_signal_that_xavier_with_bias_loses():
-    # The reason the paper variant trains with init="model" and stalls with "xavier" (bias 0.2):
-    # by inception5b, Xavier's activations are almost the same for every image.
+def test_kaiming_init_keeps_the_image_signal_that_caffe_init_loses():
+    # The reason the paper variant trains with init="model": with BVLC's Caffe init (xavier FAN_IN,
+    # bias 0.2) the activations of inception5b are almost the same for every image.
     from utils.train import build_model, signal_at_init
 
     images = torch.randn(16, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     spread = {}
-    for init in ("model", "xavier"):
+    for init in ("model", "caffe"):
         torch.manual_seed(0)
         rows = signal_at_init(build_model("paper", 10, replace(TrainConfig(), init=init)), images)
         spread[init] = {r["layer"]: r["image_spread"] for r in rows}
-    assert spread["model"]["inception5b"] > 5 * spread["xavier"]["inception5b"]
-    assert spread["xavier"]["inception5b"] < spread["xavier"]["conv1"] / 10  # it fades with depth
+    assert spread["model"]["inception5b"] > 5 * spread["caffe"]["inception5b"]
+    assert spread["caffe"]["inception5b"] < spread["caffe"]["conv1"] / 10  # it fades with depth
 
 
 def test_quick_recipe_gets_the_paper_variant_past_chance_in_250_steps(tmp_path):
@@ -167,3 +167,19 @@ def test_a_lock_left_by_a_killed_trainer_is_taken_over_at_once(tmp_path):
     calls = []
     _train_once(path, lambda: (calls.append("fit"), path.write_text("x")), poll_s=60)  # would wait a minute
     assert calls == ["fit"] and not (tmp_path / "training.lock").exists()
+
+
+def test_caffe_init_draws_fan_in_uniform_with_bvlc_biases():
+    from utils.train import build_model
+
+    torch.manual_seed(0)
+    model = build_model("paper", 10, replace(TrainConfig(), init="caffe"))
+    w = model.inception3a.branch3[1].conv.weight  # 5x5 conv from 16 channels: fan_in 16 * 25 = 400
+    bound = (3 / 400) ** 0.5
+    assert w.abs().max() <= bound and w.abs().max() > 0.95 * bound
+    assert abs(w.std().item() - bound / 3 ** 0.5) < 0.05 * bound  # uniform: std = bound / sqrt(3)
+    assert torch.all(model.conv1.conv.bias == 0.2) and torch.all(model.aux1.fc1.bias == 0.2)
+    for classifier in (model.fc, model.aux1.fc2, model.aux2.fc2):
+        assert torch.all(classifier.bias == 0)
+    fc = model.fc.weight  # 1024 inputs
+    assert fc.abs().max() <= (3 / 1024) ** 0.5

@@ -72,9 +72,8 @@ class TrainConfig:
     weight_decay: float = 2e-4  # BVLC GoogLeNet's Caffe solver
     epochs: int = 16  # MNIST uses 12 with larger crops (MNIST_CHANGES, paper_notes/04_training.md)
     warmup_steps: int = 100  # linear warm-up from 0 over the first steps
-    # "model": the Kaiming fan-in initialisation utils.model builds. "xavier": Xavier-uniform with
-    # bias 0.2 (BVLC GoogLeNet's Caffe choice), kept because it shows the failure: without batch norm
-    # it shrinks the image-dependent part of the signal layer by layer and training stalls at chance.
+    # "model": the Kaiming fan-in initialisation utils.model builds. "caffe": BVLC GoogLeNet's
+    # train_val (Caffe's xavier filler, FAN_IN uniform, bias 0.2; utils.train.caffe_init).
     init: str = "model"
     image_size: int = 32  # >= utils.model.min_input_size() == 32
     seed: int = 0
@@ -92,8 +91,8 @@ class TrainConfig:
             raise ValueError(f"image_size {self.image_size} is below GoogLeNet's minimum of 32; use 32 or more")
         if not 0 <= self.lr_decay < 1 or self.lr_decay_every_epochs <= 0:
             raise ValueError("lr_decay must be in [0, 1) and lr_decay_every_epochs > 0")
-        if self.init not in ("xavier", "model"):
-            raise ValueError(f"init must be 'xavier' or 'model', got {self.init!r}")
+        if self.init not in ("caffe", "model"):
+            raise ValueError(f"init must be 'caffe' or 'model', got {self.init!r}")
         bad = set(self.interpolations) - {"bilinear", "area", "nearest", "bicubic"}
         if bad or not self.interpolations:
             raise ValueError(f"unknown interpolations {sorted(bad)}; use bilinear, area, nearest, bicubic")
