@@ -5,6 +5,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# make lab options: PORT=8890 listens on that port (default 8888 or the next free one);
+# NO_BROWSER=1 opens no browser and only prints the address with its token (no display: automatic);
+# LAB_ARGS='--ip=0.0.0.0' passes further options to jupyter lab
+PORT ?=
+NO_BROWSER ?=
+LAB_ARGS ?=
 
 .PHONY: setup lab test lint book bench clean
 
@@ -18,7 +24,7 @@ $(STAMP): requirements.txt pyproject.toml
 setup: $(STAMP)
 
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/00_reading_guide.ipynb
+	$(PY) -m utils.lab $(if $(PORT),--port=$(PORT)) $(if $(filter-out 0 no false,$(NO_BROWSER)),--no-browser) $(LAB_ARGS)
 
 test: setup
 	sh tests/setup_browser.sh
