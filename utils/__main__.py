@@ -15,6 +15,7 @@ CLI_MODULES = (
     "utils.profiling",  # table1, profile
     "utils.train",  # train
     "utils.activations",  # activations
+    "utils.caffe",  # convert-caffe, download-bvlc
 )
 
 
