@@ -1,4 +1,4 @@
-"""GoogLeNet (§5, Table 1, Figure 3) built from the Table 1 data in :mod:`utils.arch`.
+"""GoogLeNet (§5, Table 1, Figure 3) built from the layer specs :mod:`utils.arch` resolves from Table 1.
 
 One code path builds two networks:
 
@@ -10,14 +10,13 @@ One code path builds two networks:
   Inception v1. Its state_dict keys are identical to ``torchvision.models.googlenet``, so its
   weights load with ``strict=True`` and give the same logits.
 
-Every difference between the two is a field of :class:`Variant`, with its source in a comment.
+Every difference between the two is a field of :class:`utils.arch.Variant` (re-exported here),
+with its source in a comment; the builder reads only :func:`utils.arch.layer_specs`.
 """
 
 from __future__ import annotations
 
-import math
 from collections import namedtuple
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -35,64 +34,11 @@ GoogLeNetOutputs.__doc__ = """Training-mode output: the main classifier and the 
 """
 
 
-@dataclass(frozen=True)
-class Variant:
-    """What differs between the paper's network and torchvision's port of it."""
-
-    name: str
-    batch_norm: bool  # BN after every conv, conv without bias; the paper has neither (§5 predates BN)
-    lrn: bool  # Figure 3's two LocalRespNorm layers
-    branch3_kernel: int  # kernel of the "5x5" branch
-    pool_padding: int  # padding of the stride-2 max pools
-    pool_ceil_mode: bool
-    maxpool4_kernel: int  # the pool between 4e and 5a
-    dropout: float  # before the final linear layer
-    aux_fixed_pool: bool  # §5's 5x5/3 average pool at 14x14 (else always adaptive to 4x4)
-    transform_input: bool  # re-normalise ImageNet-normalised input to the [-1, 1] range of TF-slim
-
-
-PAPER = Variant(
-    name="paper",
-    batch_norm=False,  # §5: "All the convolutions ... use rectified linear activation"; no BN
-    lrn=True,  # Figure 3: LocalRespNorm after the first max pool and after the 3x3 conv
-    branch3_kernel=5,  # Table 1: "#5×5"
-    # BVLC's Caffe replication (models/bvlc_googlenet): 3x3/2 pools with pad 0 and Caffe's ceil
-    # rounding, so 112 -> 56 -> 28 -> 14 -> 7 as Table 1 prints, each window starting on the map.
-    pool_padding=0,
-    pool_ceil_mode=True,
-    maxpool4_kernel=3,  # Table 1: max pool 3×3/2 before 5a
-    dropout=arch.DROPOUT,  # Table 1: dropout (40%)
-    aux_fixed_pool=True,  # §5: "average pooling layer with 5×5 filter size and stride 3"
-    transform_input=False,
-)
-
-TORCHVISION = Variant(
-    name="torchvision",
-    batch_norm=True,  # torchvision googlenet.py BasicConv2d: BN(eps=0.001), conv bias=False (TF-slim port)
-    lrn=False,  # torchvision googlenet.py: no LRN layers
-    branch3_kernel=3,  # torchvision googlenet.py: 3x3 in the "5x5" branch, a known bug (vision#906)
-    pool_padding=0,
-    pool_ceil_mode=True,  # torchvision googlenet.py: MaxPool2d(3, 2, ceil_mode=True)
-    maxpool4_kernel=2,  # torchvision googlenet.py: maxpool4 = MaxPool2d(2, 2, ceil_mode=True)
-    dropout=0.2,  # torchvision googlenet.py: GoogLeNet(dropout=0.2)
-    aux_fixed_pool=False,  # torchvision googlenet.py: adaptive_avg_pool2d(x, (4, 4)) in InceptionAux
-    transform_input=True,  # torchvision sets transform_input=True when loading IMAGENET1K_V1
-)
-
-VARIANTS = {v.name: v for v in (PAPER, TORCHVISION)}
-
-# torchvision's ImageNet statistics; transform_input maps them onto TF-slim's (x - 0.5) / 0.5.
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def get_variant(variant: str | Variant) -> Variant:
-    if isinstance(variant, Variant):
-        return variant
-    try:
-        return VARIANTS[variant]
-    except KeyError:
-        raise ValueError(f"unknown variant {variant!r}; choose one of {sorted(VARIANTS)}") from None
+# Table 1's data and the variants live in utils.arch (no torch); re-exported here, where readers look.
+Variant, PAPER, TORCHVISION, VARIANTS, get_variant = (
+    arch.Variant, arch.PAPER, arch.TORCHVISION, arch.VARIANTS, arch.get_variant)
+IMAGENET_MEAN, IMAGENET_STD = arch.IMAGENET_MEAN, arch.IMAGENET_STD
+spatial_sizes, min_input_size, total_stride = arch.spatial_sizes, arch.min_input_size, arch.total_stride
 
 
 class BasicConv2d(nn.Module):
@@ -109,11 +55,27 @@ class BasicConv2d(nn.Module):
                               padding=padding, bias=not variant.batch_norm)
         self.bn = nn.BatchNorm2d(out_channels, eps=0.001) if variant.batch_norm else None
 
+    @classmethod
+    def from_spec(cls, spec: arch.LayerSpec, variant: Variant) -> BasicConv2d:
+        return cls(spec.in_channels, spec.out_channels, spec.kernel, variant, stride=spec.stride,
+                   padding=spec.padding)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv(x)
         if self.bn is not None:
             x = self.bn(x)
         return F.relu(x, inplace=True)
+
+
+def layer_module(spec: arch.LayerSpec, variant: Variant) -> nn.Module:
+    """The module that implements one :class:`utils.arch.LayerSpec` (a conv, max pool or LRN)."""
+    if spec.kind == "conv":
+        return BasicConv2d.from_spec(spec, variant)
+    if spec.kind == "maxpool":
+        return nn.MaxPool2d(spec.kernel, spec.stride, padding=spec.padding, ceil_mode=spec.ceil_mode)
+    if spec.kind == "lrn":
+        return LocalResponseNorm(arch.LRN_SIZE, alpha=arch.LRN_ALPHA, beta=arch.LRN_BETA, k=arch.LRN_K)
+    raise ValueError(f"no single module for a {spec.kind!r} layer ({spec.name})")
 
 
 class Inception(nn.Module):
@@ -130,29 +92,14 @@ class Inception(nn.Module):
     def __init__(self, in_channels: int, ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int,
                  ch5x5: int, pool_proj: int, variant: Variant = PAPER):
         super().__init__()
-        k = variant.branch3_kernel
-        self.branch1 = BasicConv2d(in_channels, ch1x1, 1, variant)
-        self.branch2 = nn.Sequential(
-            BasicConv2d(in_channels, ch3x3red, 1, variant),
-            BasicConv2d(ch3x3red, ch3x3, 3, variant, padding=1),
-        )
-        self.branch3 = nn.Sequential(
-            BasicConv2d(in_channels, ch5x5red, 1, variant),
-            BasicConv2d(ch5x5red, ch5x5, k, variant, padding=k // 2),
-        )
-        self.branch4 = nn.Sequential(
-            # the same-size pool of Figure 2; torchvision adds ceil_mode, which changes nothing at stride 1
-            nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=variant.pool_ceil_mode),
-            BasicConv2d(in_channels, pool_proj, 1, variant),
-        )
+        layers = arch.inception_layers(in_channels, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj,
+                                       variant)
+        for b in arch.BRANCHES:
+            mods = [layer_module(spec, variant) for spec in layers if spec.branch == b]
+            setattr(self, b, mods[0] if len(mods) == 1 else nn.Sequential(*mods))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)
-
-    @classmethod
-    def from_row(cls, row: arch.Row, in_channels: int, variant: Variant) -> Inception:
-        return cls(in_channels, row.ch1x1, row.ch3x3red, row.ch3x3, row.ch5x5red, row.ch5x5,
-                   row.pool_proj, variant)
 
 
 class InceptionAux(nn.Module):
@@ -168,18 +115,18 @@ class InceptionAux(nn.Module):
 
     def __init__(self, in_channels: int, num_classes: int, variant: Variant = PAPER):
         super().__init__()
-        self.fixed_pool = variant.aux_fixed_pool
-        self.conv = BasicConv2d(in_channels, arch.AUX_CONV_CHANNELS, 1, variant)
-        ph, pw = arch.AUX_POOLED_HW
-        self.fc1 = nn.Linear(arch.AUX_CONV_CHANNELS * ph * pw, arch.AUX_FC_FEATURES)
-        self.fc2 = nn.Linear(arch.AUX_FC_FEATURES, num_classes)
+        self.variant = variant
+        specs = {spec.name.split(".")[-1]: spec for spec in arch.aux_layers(in_channels, num_classes, variant)}
+        self.conv = BasicConv2d.from_spec(specs["conv"], variant)
+        self.fc1 = nn.Linear(specs["fc1"].in_channels, specs["fc1"].out_channels)
+        self.fc2 = nn.Linear(specs["fc2"].in_channels, specs["fc2"].out_channels)
         self.dropout = nn.Dropout(arch.AUX_DROPOUT)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        kernel, stride = arch.AUX_POOL
-        if self.fixed_pool and (x.shape[-2] - kernel) // stride + 1 == arch.AUX_POOLED_HW[0] and \
-                (x.shape[-1] - kernel) // stride + 1 == arch.AUX_POOLED_HW[1]:
-            x = F.avg_pool2d(x, kernel, stride)
+        # the spec decides, per map size, between §5's fixed pool and the adaptive one
+        pools = [arch.aux_layers(x.shape[1], 1, self.variant, size=int(s))[0] for s in x.shape[-2:]]
+        if all(p.kernel for p in pools):
+            x = F.avg_pool2d(x, pools[0].kernel, pools[0].stride)
         else:
             x = F.adaptive_avg_pool2d(x, arch.AUX_POOLED_HW)
         x = self.conv(x)
@@ -189,7 +136,7 @@ class InceptionAux(nn.Module):
 
 
 class GoogLeNet(nn.Module):
-    """GoogLeNet (§5, Table 1, Figure 3), built row by row from :data:`utils.arch.TABLE1`.
+    """GoogLeNet (§5, Table 1, Figure 3), built layer by layer from :func:`utils.arch.layer_specs`.
 
     In training mode with ``aux_logits=True`` the forward pass returns :class:`GoogLeNetOutputs`;
     otherwise it returns the main logits only (§5: the auxiliary networks are discarded at
@@ -208,57 +155,31 @@ class GoogLeNet(nn.Module):
         self.num_classes = num_classes
         self.aux_logits = aux_logits
         self.transform_input = v.transform_input if transform_input is None else transform_input
-        depth = arch.IN_CHANNELS
-        aux_in: dict[str, int] = {}
-        for r in arch.TABLE1:
-            if r.kind == "conv" and r.key == "conv1":
-                kernel, stride = r.kernel_stride
-                self.conv1 = BasicConv2d(depth, r.out_channels, kernel, v, stride=stride,
-                                         padding=kernel // 2)
-            elif r.kind == "conv":
-                kernel, _ = r.kernel_stride
-                self.conv2 = BasicConv2d(depth, r.ch3x3red, 1, v)  # Table 1: "#3×3 reduce"
-                self.conv3 = BasicConv2d(r.ch3x3red, r.ch3x3, kernel, v, padding=kernel // 2)
-            elif r.kind == "maxpool":
-                kernel, stride = r.kernel_stride
-                if r.key == "maxpool4":
-                    kernel = v.maxpool4_kernel
-                padding = v.pool_padding if kernel == 3 else 0
-                setattr(self, r.key, nn.MaxPool2d(kernel, stride, padding=padding,
-                                                  ceil_mode=v.pool_ceil_mode))
-            elif r.kind == "inception":
-                setattr(self, r.key, Inception.from_row(r, depth, v))
-                if r.key in arch.AUX_ON.values():
-                    aux_in[r.key] = arch.inception_out_channels(r)
-            elif r.kind == "avgpool":
+        branches: list[arch.LayerSpec] = []
+        heads: dict[str, list[arch.LayerSpec]] = {}
+        for spec in arch.layer_specs(v, arch.INPUT_SIZE, aux_logits=aux_logits, num_classes=num_classes):
+            if spec.branch is not None:
+                branches.append(spec)
+            elif spec.kind == "concat":
+                self.add_module(spec.name, Inception(*_inception_args(branches), variant=v))
+                branches = []
+            elif spec.row.startswith("aux"):
+                heads.setdefault(spec.row, []).append(spec)
+            elif spec.kind in ("conv", "maxpool", "lrn"):
+                self.add_module(spec.name, layer_module(spec, v))
+            elif spec.kind == "avgpool":
                 # the heads are registered here so that state_dict order matches torchvision's
                 self.aux1, self.aux2 = (
-                    (InceptionAux(aux_in[arch.AUX_ON[a]], num_classes, v) for a in ("aux1", "aux2"))
+                    (InceptionAux(heads[a][0].in_channels, num_classes, v) for a in ("aux1", "aux2"))
                     if aux_logits else (None, None))
-                # Table 1's 7x7/1 average pool, written adaptively: identical on the 7x7 map of a
-                # 224x224 input, and still a global average for other input sizes.
-                self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-            elif r.kind == "dropout":
+                self.avgpool = nn.AdaptiveAvgPool2d((1, 1))  # spec kernel 0: adaptive, a global average
+            elif spec.kind == "dropout":
                 self.dropout = nn.Dropout(v.dropout if dropout is None else dropout)
-            elif r.kind == "linear":
-                self.fc = nn.Linear(depth, num_classes)
-            depth = self._row_out_channels(r, depth)
-        # Figure 3: LocalRespNorm after the first max pool and after the 3x3 conv (conv3). The paper
-        # gives no values; size 5, alpha 1e-4 (divided by size), beta 0.75, k 1 are BVLC's (AlexNet's
-        # paper used k 2). utils.lrn computes PyTorch's LocalResponseNorm with a faster backward.
-        self.lrn1 = LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0) if v.lrn else None
-        self.lrn2 = LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0) if v.lrn else None
+            elif spec.kind == "linear":
+                self.fc = nn.Linear(spec.in_channels, spec.out_channels)
+        if not v.lrn:
+            self.lrn1 = self.lrn2 = None
         init_weights(self)
-
-    @staticmethod
-    def _row_out_channels(r: arch.Row, depth: int) -> int:
-        if r.kind == "inception":
-            return arch.inception_out_channels(r)
-        if r.kind == "conv":
-            return r.ch3x3 if r.ch3x3 is not None else r.out_channels
-        if r.kind == "linear":
-            return r.out_channels
-        return depth  # pools, dropout and softmax keep the depth
 
     def _transform_input(self, x: torch.Tensor) -> torch.Tensor:
         mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
@@ -308,15 +229,29 @@ class GoogLeNet(nn.Module):
     @property
     def feature_info(self) -> list[dict]:
         """The feature maps a user can tap: module name, channels and stride w.r.t. the input."""
-        info, stride = [], 1
-        for r in arch.TABLE1:
-            if r.kind in ("conv", "maxpool"):
-                stride *= r.kernel_stride[1]
-            if r.kind in ("conv", "inception"):
-                name = "conv3" if r.key == "conv2" else r.key
-                info.append({"module": name, "num_chs": self._row_out_channels(r, 0),
-                             "reduction": stride})
-        return info
+        return feature_info(self.variant)
+
+
+def feature_info(variant: str | Variant = "paper") -> list[dict]:
+    """The output of each conv and Inception row of Table 1 (timm's ``feature_info``): the module,
+    its channels (``num_chs``) and its stride w.r.t. the input (``reduction``), read from the spec."""
+    info, stride = [], 1
+    for spec in arch.layer_specs(variant):
+        if not spec.on_main_path:
+            continue
+        stride *= spec.stride if spec.kernel else 1
+        if spec.kind in ("conv", "concat") and spec.name != "conv2":  # conv2 is the 1x1 reduction
+            info.append({"module": spec.name, "num_chs": spec.out_channels, "reduction": stride})
+    return info
+
+
+def _inception_args(branches: list[arch.LayerSpec]) -> tuple[int, ...]:
+    """Inception's constructor arguments (in_channels, ch1x1, ... pool_proj) from its branch specs."""
+    by_name = {spec.name.split(".", 1)[1]: spec for spec in branches}
+    return (by_name["branch1"].in_channels, by_name["branch1"].out_channels,
+            by_name["branch2.0"].out_channels, by_name["branch2.1"].out_channels,
+            by_name["branch3.0"].out_channels, by_name["branch3.1"].out_channels,
+            by_name["branch4.1"].out_channels)
 
 
 def init_weights(model: nn.Module) -> None:
@@ -339,57 +274,6 @@ def init_weights(model: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def _pool_out(size: int, kernel: int, stride: int, padding: int, ceil_mode: bool) -> int:
-    """PyTorch's (and Caffe's) pooling output size; 0 where the layer would have no output."""
-    span = size + 2 * padding - kernel + (stride - 1 if ceil_mode else 0)
-    out = span // stride + 1  # floor division, as PyTorch rounds towards minus infinity
-    # the last window must start inside the input (or the left padding), as in PyTorch and Caffe
-    if ceil_mode and out > 0 and (out - 1) * stride >= size + padding:
-        out -= 1
-    return max(out, 0)
-
-
-def spatial_sizes(size: int, variant: str | Variant = "paper") -> dict[str, int]:
-    """Side length of the feature map after each downsampling layer, for a square ``size`` input.
-
-    Pure arithmetic on the Table 1 strides, with the variant's padding and rounding. A value of 0
-    means the layer gets no output at that input size.
-    """
-    v = get_variant(variant)
-    out = {}
-    for r in arch.TABLE1:
-        if r.kind == "conv" and r.key == "conv1":
-            k, s = r.kernel_stride
-            size = (size + 2 * (k // 2) - k) // s + 1 if size + 2 * (k // 2) >= k else 0
-        elif r.kind == "maxpool":
-            k, s = r.kernel_stride
-            if r.key == "maxpool4":
-                k = v.maxpool4_kernel
-            size = _pool_out(size, k, s, v.pool_padding if k == 3 else 0, v.pool_ceil_mode)
-        out[r.key] = size
-        if size <= 0:
-            break
-    return out
-
-
-def total_stride() -> int:
-    """Product of the Table 1 strides: one position of inception (5b) per 32x32 input patch."""
-    return math.prod(r.kernel_stride[1] for r in arch.TABLE1 if r.kind in ("conv", "maxpool"))
-
-
-def min_input_size(variant: str | Variant = "paper") -> int:
-    """The smallest height and width the variant accepts.
-
-    At least the total stride (32), so that the last stage sees a real image patch rather than
-    padding, and large enough that every layer still produces a map of at least 1x1.
-    """
-    v = get_variant(variant)
-    size = total_stride()
-    while min(spatial_sizes(size, v).values()) < 1:
-        size += 1
-    return size
-
-
 def check_input(x: torch.Tensor, variant: str | Variant = "paper") -> None:
     """Raise ``ValueError`` unless ``x`` is an N x 3 x H x W tensor large enough for the network."""
     if not isinstance(x, torch.Tensor):
@@ -400,12 +284,7 @@ def check_input(x: torch.Tensor, variant: str | Variant = "paper") -> None:
     if x.shape[1] != arch.IN_CHANNELS:
         raise ValueError(f"expected 3 colour channels (RGB), got {x.shape[1]} in shape {tuple(x.shape)}; "
                          "repeat a grayscale channel with x.expand(-1, 3, -1, -1) or drop alpha with x[:, :3]")
-    smallest = min_input_size(variant)
-    h, w = x.shape[-2:]
-    if h < smallest or w < smallest:
-        raise ValueError(f"input is {h}x{w}; GoogLeNet ({get_variant(variant).name}) needs at least "
-                         f"{smallest}x{smallest} (the paper uses {arch.INPUT_SIZE}x{arch.INPUT_SIZE}); "
-                         "resize the image first")
+    arch.check_input_size(int(x.shape[-2]), int(x.shape[-1]), variant)
 
 
 def googlenet(variant: str = "paper", num_classes: int = 1000, aux_logits: bool = True,

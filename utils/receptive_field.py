@@ -1,4 +1,4 @@
-"""Receptive field and output size of every Table 1 row (§5).
+"""Receptive field and output size of every Table 1 row (§5), read from :func:`utils.arch.layer_specs`.
 
 A layer with kernel k and stride s widens the receptive field by ``(k - 1)`` times the current
 *jump* (the distance in input pixels between neighbouring output positions) and multiplies the
@@ -8,7 +8,8 @@ jump by s:
 
 An Inception module's output sees as far as its widest branch: the 5x5 convolution (the 3x3 in
 torchvision's variant), or the 3x3 max pool followed by a 1x1 projection, whichever is larger.
-The second conv row is a 1x1 reduction then a 3x3 convolution, so it adds a 3x3 kernel.
+The second conv row is a 1x1 reduction then a 3x3 convolution, so it adds a 3x3 kernel. This
+module imports no torch.
 """
 
 from __future__ import annotations
@@ -16,7 +17,28 @@ from __future__ import annotations
 import pandas as pd
 
 from . import arch
-from .model import get_variant, spatial_sizes
+
+
+def _row_kernel(specs: list[arch.LayerSpec]) -> tuple[int, int]:
+    """Effective kernel and stride of one Table 1 row, in units of the row's input pixels.
+
+    Layers in a row run one after another, except an Inception module's branches, which run side
+    by side: the module's kernel is that of its widest branch.
+    """
+    chains: dict[str | None, list[arch.LayerSpec]] = {}
+    for spec in specs:
+        if spec.kind != "concat":
+            chains.setdefault(spec.branch, []).append(spec)
+    best = (1, 1)
+    for chain in chains.values():
+        kernel, stride = 1, 1
+        for spec in chain:
+            # an adaptive (global) pool's window is its whole input map
+            k = spec.kernel if spec.kernel else spec.in_size
+            kernel += (k - 1) * stride
+            stride *= spec.stride if spec.kernel else 1
+        best = max(best, (kernel, stride))
+    return best
 
 
 def receptive_fields(variant: str = "paper", input_size: int = arch.INPUT_SIZE) -> pd.DataFrame:
@@ -25,27 +47,19 @@ def receptive_fields(variant: str = "paper", input_size: int = arch.INPUT_SIZE) 
     The receptive field is the theoretical one (every input pixel that can reach one output
     position), ignoring how much of it lies in padding.
     """
-    v = get_variant(variant)
-    sizes = spatial_sizes(input_size, v)
+    v = arch.get_variant(variant)
+    if isinstance(input_size, int) and not isinstance(input_size, bool) and input_size < arch.min_input_size(v):
+        raise ValueError(f"input_size {input_size} is too small for GoogLeNet ({v.name}); "
+                         f"use at least {arch.min_input_size(v)}")
+    specs = arch.layer_specs(v, input_size)
     rf, jump, rows = 1, 1, []
     for r in arch.TABLE1:
-        if r.key not in sizes and r.kind in ("conv", "maxpool", "inception"):
-            raise ValueError(f"input_size {input_size} is too small for {r.layer!r}; use at least 32")
-        if r.kind in ("conv", "maxpool", "avgpool"):
-            kernel, stride = r.kernel_stride
-            if r.key == "maxpool4":
-                kernel = v.maxpool4_kernel
-            if r.kind == "avgpool":  # global average pool: its kernel is the whole final map
-                kernel = sizes.get("inception5b", sizes.get("maxpool4"))
-        elif r.kind == "inception":
-            kernel, stride = max(v.branch3_kernel, 3), 1  # 5x5 branch, or the 3x3 pool branch
-        else:
-            kernel, stride = 1, 1
+        mine = [s for s in specs if s.row == r.key]
+        kernel, stride = _row_kernel(mine)
         rf += (kernel - 1) * jump
         jump *= stride
-        side = sizes.get(r.key, 1) if r.kind not in ("avgpool", "dropout", "linear", "softmax") else 1
-        channels = (arch.inception_out_channels(r) if r.kind == "inception"
-                    else r.ch3x3 if r.key == "conv2" else r.out_channels)
+        out = [s for s in mine if s.on_main_path][-1]
         rows.append({"layer": r.layer, "key": r.key, "kernel": kernel, "stride": stride,
-                     "output_size": f"{side}×{side}×{channels}", "jump": jump, "receptive_field": rf})
+                     "output_size": f"{out.out_size}×{out.out_size}×{out.out_channels}", "jump": jump,
+                     "receptive_field": rf})
     return pd.DataFrame(rows)
