@@ -13,8 +13,8 @@
    :func:`cluster_units` and :func:`branch_labels` compute that for an Inception module and compare the
    clusters with the module's four branches.
 
-Timings use ``torch.utils.benchmark.Timer`` with one thread, so dense and sparse kernels compete on
-equal terms; they depend on the machine and its load.
+Timings use the project's harness (:func:`utils.timing.time_call`) with one thread, so dense and
+sparse kernels compete on equal terms; they depend on the machine and its load.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ import math
 
 import numpy as np
 import torch
-from torch.utils import benchmark
 from tqdm.auto import tqdm
 
 from . import arch
+from .timing import time_call
 
 DEFAULT_DENSITIES = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.001)
 
@@ -47,10 +47,9 @@ def random_sparse_weight(n: int, density: float, seed: int = 0) -> torch.Tensor:
     return w.view(n, n)
 
 
-def _time(stmt: str, env: dict, min_run_time: float) -> float:
-    """Median seconds per call of ``stmt`` on one thread."""
-    t = benchmark.Timer(stmt=stmt, globals=env, num_threads=1)
-    return t.blocked_autorange(min_run_time=min_run_time).median
+def _time(fn, min_run_time: float) -> float:
+    """Median seconds per call of ``fn()`` on one thread (:func:`utils.timing.time_call`)."""
+    return time_call(fn, repeats=3, warmup=1, min_run_time=min_run_time, threads=1)
 
 
 def time_sparse_vs_dense(n: int = 1024, batch: int = 256, densities=DEFAULT_DENSITIES,
@@ -74,11 +73,12 @@ def time_sparse_vs_dense(n: int = 1024, batch: int = 256, densities=DEFAULT_DENS
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, batch, generator=g)
     # A dense kernel does the same work whatever the values, so it is timed once.
-    dense_s = _time("w @ x", {"w": torch.randn(n, n, generator=g), "x": x}, min_run_time)
+    w = torch.randn(n, n, generator=g)
+    dense_s = _time(lambda: w @ x, min_run_time)
     rows = []
     for d in tqdm(densities, desc="densities", disable=not progress):
         csr = random_sparse_weight(n, d, seed).to_sparse_csr()
-        sparse_s = _time("csr @ x", {"csr": csr, "x": x}, min_run_time)
+        sparse_s = _time(lambda csr=csr: csr @ x, min_run_time)
         rows.append({"density": d, "nnz": int(csr.values().numel()), "dense_s": dense_s, "sparse_s": sparse_s,
                      "speedup": dense_s / sparse_s, "ideal_speedup": 1.0 / d,
                      "efficiency": (dense_s / sparse_s) * d})
@@ -114,7 +114,7 @@ def time_block_sparse(n: int = 1024, batch: int = 256, densities=(0.5, 0.25, 0.1
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, batch, generator=g)
     w = torch.randn(n, n, generator=g)
-    dense_s = _time("w @ x", {"w": w, "x": x}, min_run_time)
+    dense_s = _time(lambda: w @ x, min_run_time)
     rows = []
     for d in tqdm(densities, desc="block densities", disable=not progress):
         _check_density(d)
@@ -124,9 +124,9 @@ def time_block_sparse(n: int = 1024, batch: int = 256, densities=(0.5, 0.25, 0.1
         b = n // groups
         blocks = torch.randn(groups, b, b, generator=g)
         xb = x.view(groups, b, batch)
-        block_s = _time("torch.bmm(blocks, xb)", {"torch": torch, "blocks": blocks, "xb": xb}, min_run_time)
+        block_s = _time(lambda blocks=blocks, xb=xb: torch.bmm(blocks, xb), min_run_time)
         csr = random_sparse_weight(n, d, seed).to_sparse_csr()
-        csr_s = _time("csr @ x", {"csr": csr, "x": x}, min_run_time)
+        csr_s = _time(lambda csr=csr: csr @ x, min_run_time)
         rows.append({"density": d, "groups": groups, "dense_s": dense_s, "block_s": block_s, "csr_s": csr_s,
                      "block_speedup": dense_s / block_s, "csr_speedup": dense_s / csr_s,
                      "ideal_speedup": float(groups)})
