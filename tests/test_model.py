@@ -1,5 +1,7 @@
 """The network: parameter counts from independent sources, shapes, variants and bad input."""
 
+import copy
+
 import pytest
 import torch
 import torchvision
@@ -62,40 +64,124 @@ def test_torchvision_variant_with_aux_matches_torchvision_model():
     assert num_params(googlenet("torchvision", aux_logits=True)) == num_params(reference)
 
 
-def _randomised_torchvision_reference():
-    torch.manual_seed(0)
-    ref = torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=True,
+# The stages torchvision's GoogLeNet and the torchvision variant share by name, in forward order.
+STAGES = ("conv1", "maxpool1", "conv2", "conv3", "maxpool2", "inception3a", "inception3b", "maxpool3",
+          "inception4a", "inception4b", "inception4c", "inception4d", "inception4e", "maxpool4",
+          "inception5a", "inception5b", "avgpool", "fc")
+RTOL = 1e-4  # relative to the largest value of the stage; float32 reorderings stay near 1e-6
+
+
+def _responsive_torchvision_reference(seed=0):
+    """torchvision's GoogLeNet with weights whose output depends on the input.
+
+    Its own init (truncated normal, std 0.01, and identity batch norm) shrinks the signal so much
+    that every input gives the same logits. He-normal convolutions, 1/sqrt(fan_in) linear layers
+    and random batch-norm statistics and affine terms keep the image in the logits.
+    """
+    torch.manual_seed(seed)
+    ref = torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=False,
                                        transform_input=True)
-    with torch.no_grad():  # non-trivial batch-norm statistics, so that a wrong wiring shows
+    with torch.no_grad():
         for m in ref.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.5, 0.5)
+            if isinstance(m, torch.nn.Conv2d):
+                torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            elif isinstance(m, torch.nn.Linear):
+                torch.nn.init.normal_(m.weight, std=m.in_features ** -0.5)
+                m.bias.uniform_(-0.1, 0.1)
+            elif isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
                 m.running_var.uniform_(0.5, 2.0)
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.2, 0.2)
     return ref.eval()
 
 
-def test_torchvision_weights_load_strictly_and_give_the_same_logits():
-    ref = _randomised_torchvision_reference()
+def _relative_error(a, b):
+    return ((a - b).abs().max() / b.abs().max()).item()
+
+
+def _stage_outputs(model, x):
+    seen = {}
+    hooks = [getattr(model, k).register_forward_hook(lambda m, i, o, k=k: seen.__setitem__(k, o.detach().clone()))
+             for k in STAGES]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return seen
+
+
+def stage_mismatches(model, ref, x, rtol=RTOL):
+    """Stages (in forward order) where ``model`` and ``ref`` differ in shape or by more than ``rtol``."""
+    ours, theirs = _stage_outputs(model, x), _stage_outputs(ref, x)
+    bad = {}
+    for k in STAGES:
+        if ours[k].shape != theirs[k].shape:
+            bad[k] = f"shape {tuple(ours[k].shape)} vs {tuple(theirs[k].shape)}"
+        elif (err := _relative_error(ours[k], theirs[k])) > rtol:
+            bad[k] = f"relative error {err:.2g}"
+    return bad
+
+
+@pytest.fixture(scope="module")
+def tv_pair():
+    ref = _responsive_torchvision_reference()
     model = googlenet("torchvision")
     assert list(model.state_dict()) == list(ref.state_dict())
     model.load_state_dict(ref.state_dict(), strict=True)
-    model.eval()
+    return model.eval(), ref
+
+
+def test_torchvision_reference_responds_to_its_input(tv_pair):
+    _, ref = tv_pair
+    with torch.no_grad():
+        a, b = ref(torch.randn(2, 3, 224, 224)), ref(torch.randn(2, 3, 224, 224))
+    # two noise images average to similar features, yet differ a hundred times the tolerance
+    assert _relative_error(a, b) > 100 * RTOL
+
+
+@pytest.mark.parametrize("size", [(224, 224), (97, 130)])
+def test_torchvision_variant_matches_torchvision_stage_by_stage(tv_pair, size):
+    model, ref = tv_pair
+    assert stage_mismatches(model, ref, torch.randn(2, 3, *size)) == {}
+
+
+def test_torchvision_aux_outputs_match_in_training_mode(tv_pair):
+    model, ref = copy.deepcopy(tv_pair[0]).train(), copy.deepcopy(tv_pair[1]).train()
     x = torch.randn(2, 3, 224, 224)
-    with torch.no_grad():
-        diff = (model(x) - ref(x)).abs().max().item()
-    assert diff <= 1e-5
+    torch.manual_seed(1)  # the same dropout masks: both draw them in the order aux1, aux2, main
+    ours = model(x)
+    torch.manual_seed(1)
+    theirs = ref(x)
+    assert ours._fields == theirs._fields == ("logits", "aux_logits2", "aux_logits1")
+    for name in theirs._fields:
+        assert _relative_error(getattr(ours, name).detach(), getattr(theirs, name).detach()) <= RTOL, name
 
 
-def test_torchvision_equivalence_holds_at_other_input_sizes():
-    ref = _randomised_torchvision_reference()
-    model = googlenet("torchvision")
-    model.load_state_dict(ref.state_dict())
-    model.eval()
-    x = torch.randn(1, 3, 97, 130)
-    with torch.no_grad():
-        assert (model(x) - ref(x)).abs().max().item() <= 1e-5
+def _bn_eps(model, eps):
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.eps = eps
+
+
+MUTANTS = {  # the change, and the first stage where it must show
+    "transform_input off": (lambda m: setattr(m, "transform_input", False), "conv1"),
+    "batch-norm eps 1e-5": (lambda m: _bn_eps(m, 1e-5), "conv1"),
+    "maxpool2 padding 1": (lambda m: setattr(m.maxpool2, "padding", 1), "maxpool2"),
+    "3x3 maxpool4": (lambda m: setattr(m, "maxpool4", torch.nn.MaxPool2d(3, 2, ceil_mode=True)), "maxpool4"),
+}
+
+
+@pytest.mark.parametrize("mutant", list(MUTANTS))
+def test_each_torchvision_mutant_fails_the_comparison(tv_pair, mutant):
+    mutate, first = MUTANTS[mutant]
+    model = copy.deepcopy(tv_pair[0])
+    mutate(model)
+    bad = stage_mismatches(model, tv_pair[1], torch.randn(2, 3, 224, 224))
+    assert next(iter(bad), None) == first, bad
+    assert "fc" in bad  # and it reaches the logits
 
 
 def test_training_mode_returns_named_aux_outputs_and_eval_returns_logits():
