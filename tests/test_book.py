@@ -1,4 +1,4 @@
-"""The book (utils.book): pages in the summary's order, working links, and pages that render in a browser.
+"""The book (utils.book): pages in the summary's order, both languages, working links, and pages that render.
 
 The browser test builds the site from the committed notebooks without executing them and opens
 every page in Debian's headless Chromium through Playwright. Chromium comes from
@@ -7,10 +7,13 @@ every page in Debian's headless Chromium through Playwright. Chromium comes from
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 import nbformat
 import pytest
@@ -60,6 +63,34 @@ def _tiny_project(tmp_path: Path) -> tuple[Path, Path]:
     return notebooks, notes
 
 
+def _add_korean(notes: Path) -> None:
+    (notes / "07_x.ko.md").write_text("# 결론 · 한국어판\n\n## 논문의 주장\n\n[영어판의 표](07_x.md#결론--conclusion)\n"
+                                      "[아래](#논문의-주장)\n", encoding="utf-8")
+
+
+def broken_links(out: Path) -> list[str]:
+    """Every href/src of every page that points at a missing file, or at an id its target lacks."""
+    ids: dict[Path, set[str]] = {}
+    problems = []
+    for page in sorted(out.rglob("*.html")):
+        for target in re.findall(r'\b(?:href|src)="([^"]*)"', page.read_text(encoding="utf-8")):
+            target = html.unescape(target)
+            if re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*:|//", target):
+                continue  # other sites: the browser test refuses them anyway
+            path, _, frag = target.partition("#")
+            dest = (page.parent / unquote(path)).resolve() if path else page
+            if not dest.is_file():
+                problems.append(f"{page.relative_to(out)}: {target} (no such file)")
+                continue
+            if frag and dest.suffix == ".html":
+                if dest not in ids:  # nbconvert writes ids percent-encoded, the notes as text
+                    ids[dest] = {html.unescape(i) for i in re.findall(r'\bid="([^"]*)"',
+                                                                       dest.read_text(encoding="utf-8"))}
+                if not {frag, unquote(frag)} & ids[dest]:
+                    problems.append(f"{page.relative_to(out)}: {target} (no such anchor)")
+    return problems
+
+
 def test_build_rewrites_links_and_copies_figures(tmp_path):
     notebooks, notes = _tiny_project(tmp_path)
     out = tmp_path / "site"
@@ -72,6 +103,55 @@ def test_build_rewrites_links_and_copies_figures(tmp_path):
     assert summary["missing_assets"] == ["paper_notes: ../assets/no_such_figure.png"]
     index = (out / "index.html").read_text(encoding="utf-8")
     assert index.index("분류 및 결과") < index.index("결론")
+
+
+def test_build_renders_both_languages_with_a_switch(tmp_path):
+    notebooks, notes = _tiny_project(tmp_path)
+    _add_korean(notes)
+    out = tmp_path / "site"
+    summary = book.build(out, notebooks=notebooks, notes=notes, progress=False)
+    assert summary["korean"] == {"paper_notes/07_x.html": "paper_notes/07_x.ko.html"}
+    assert summary["sections"]["결론"] == ["paper_notes/07_x.html"]  # the pair sits under one heading
+    assert {"index.html", "index.en.html", "paper_notes/07_x.ko.html"} <= set(summary["pages"])
+    ko = (out / "paper_notes/07_x.ko.html").read_text(encoding="utf-8")
+    en = (out / "paper_notes/07_x.html").read_text(encoding="utf-8")
+    assert '<html lang="ko">' in ko and '<html lang="en">' in en
+    assert 'href="07_x.html" hreflang="en" data-lang-switch="en"' in ko
+    assert 'href="07_x.ko.html" hreflang="ko" data-lang-switch="ko"' in en
+    assert f'href="07_x.html#{quote("결론--conclusion")}"' in ko  # a link into the English note keeps its anchor
+    index_ko = (out / "index.html").read_text(encoding="utf-8")
+    index_en = (out / "index.en.html").read_text(encoding="utf-8")
+    assert 'href="paper_notes/07_x.ko.html"' in index_ko and 'href="paper_notes/07_x.html"' in index_en
+    assert 'href="index.en.html"' in index_ko and 'href="index.html"' in index_en
+    for index in (index_ko, index_en):  # notebooks are bilingual pages, listed in both
+        assert 'href="notebooks/07_x.html"' in index
+
+
+def test_note_headings_carry_githubs_anchors(tmp_path):
+    assert book.slug("12배 적은 파라미터, 확인") == "12배-적은-파라미터-확인"
+    assert book.slug("§1 Introduction: progress from ideas") == "1-introduction-progress-from-ideas"
+    assert book.slug("결론 · Conclusion") == "결론--conclusion"
+    body = book.render_note(_write(tmp_path / "n.md", "# A\n\n## Same\n\n## Same\n"))
+    assert '<h2 id="same">' in body and '<h2 id="same-1">' in body
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_every_link_in_the_site_resolves(tmp_path):
+    notebooks, notes = _tiny_project(tmp_path)
+    _add_korean(notes)
+    out = tmp_path / "site"
+    book.build(out, notebooks=notebooks, notes=notes, progress=False)
+    gone_figure = "paper_notes/07_x.html: ../assets/no_such_figure.png (no such file)"  # on purpose
+    assert broken_links(out) == [gone_figure]
+    # the check itself: a missing page and a missing anchor are both reported
+    _write(out / "paper_notes/bad.html", '<a href="07_x.ko.html#no-such-heading">x</a><a href="gone.html">y</a>')
+    assert broken_links(out) == [gone_figure,
+                                 "paper_notes/bad.html: 07_x.ko.html#no-such-heading (no such anchor)",
+                                 "paper_notes/bad.html: gone.html (no such file)"]
 
 
 def test_build_refuses_to_overwrite_the_project(tmp_path):
@@ -104,6 +184,8 @@ def test_every_page_renders_in_chromium(chromium, tmp_path):
     out = tmp_path / "site"
     summary = book.build(out, progress=False)
     assert not summary["error_outputs"], f"notebooks committed with error outputs: {summary['error_outputs']}"
+    assert not broken_links(out), "\n".join(broken_links(out))
+    assert len(summary["korean"]) >= 12, "every note should have its Korean page"
     shots = tmp_path / "screenshots"
     shots.mkdir()
     problems = []
@@ -130,6 +212,15 @@ def test_every_page_renders_in_chromium(chromium, tmp_path):
                 if not text.strip():
                     problems.append(f"{href}: is empty")
                 page.screenshot(path=str(shots / (href.replace("/", "_") + ".png")))
+            # the language switch, clicked as a reader would: English note -> Korean note -> back
+            english = next(iter(summary["korean"]))
+            page.goto((out / english).as_uri(), wait_until="load")
+            page.click('[data-lang-switch="ko"]')
+            if not (page.url.endswith(summary["korean"][english]) and page.get_attribute("html", "lang") == "ko"):
+                problems.append(f"{english}: the 한국어 switch led to {page.url}")
+            page.click('[data-lang-switch="en"]')
+            if not page.url.endswith(english):
+                problems.append(f"{summary['korean'][english]}: the English switch led to {page.url}")
         finally:
             browser.close()
     assert not problems, "\n".join(problems)
