@@ -272,7 +272,7 @@ def test_download_takes_url_and_checksum_from_the_environment(tmp_path, server, 
     (root / "weights.bin").write_bytes(data)
     monkeypatch.setenv("GOOGLENET_BVLC_URL", f"{base}/weights.bin")
     monkeypatch.setenv("GOOGLENET_BVLC_SHA1", sha1)
-    path = caffe.download_bvlc(cache=tmp_path / "cache", progress=False)
+    path = caffe.download_bvlc(cache=tmp_path / "cache", progress=True)  # with its progress bar
     assert path == tmp_path / "cache" / "bvlc_googlenet.pt" and path.is_file()
 
 
