@@ -88,8 +88,8 @@ class TrainTransform:
     """
 
     def __init__(self, size: int, area=(0.08, 1.0), aspect=(3 / 4, 4 / 3), interpolations=INTERPOLATIONS,
-                 photometric_strength: float | None = 0.4, mean=(0.5,), std=(0.5,)):
-        self.size, self.area, self.aspect = size, tuple(area), tuple(aspect)
+                 photometric_strength: float | None = 0.4, mean=(0.5,), std=(0.5,), hflip: bool = False):
+        self.size, self.area, self.aspect, self.hflip = size, tuple(area), tuple(aspect), hflip
         self.interpolations = tuple(interpolations)
         self.photometric_strength = photometric_strength
         self.mean = torch.tensor(mean).view(-1, 1, 1)
@@ -104,6 +104,8 @@ class TrainTransform:
 
     def __call__(self, img: torch.Tensor) -> torch.Tensor:
         img, _, _ = self.crop_and_resize(img)
+        if self.hflip and bool(torch.rand(1) < 0.5):
+            img = img.flip(-1)
         if self.photometric_strength:
             img = photometric(img.expand(3, -1, -1), self.photometric_strength)
         return ((img - self.mean) / self.std).expand(3, -1, -1).contiguous()
@@ -123,6 +125,24 @@ class EvalTransform:
         nh, nw = max(self.size, round(h * scale)), max(self.size, round(w * scale))
         img = resize(img, (nh, nw), "bilinear")
         top, left = (nh - self.size) // 2, (nw - self.size) // 2
+        img = img[:, top:top + self.size, left:left + self.size]
+        return ((img - self.mean) / self.std).expand(3, -1, -1).contiguous()
+
+
+class CentreCrop:
+    """The centre ``size`` x ``size`` square, normalised: evaluation on images already resized so that
+    the crop is ``eval_crop_fraction`` of their side (the Imagenette cache), with no resampling here."""
+
+    def __init__(self, size: int, mean=(0.5,), std=(0.5,)):
+        self.size = size
+        self.mean = torch.tensor(mean).view(-1, 1, 1)
+        self.std = torch.tensor(std).view(-1, 1, 1)
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        h, w = img.shape[-2:]
+        if h < self.size or w < self.size:
+            raise ValueError(f"image is {h}x{w}, smaller than the {self.size}x{self.size} centre crop")
+        top, left = (h - self.size) // 2, (w - self.size) // 2
         img = img[:, top:top + self.size, left:left + self.size]
         return ((img - self.mean) / self.std).expand(3, -1, -1).contiguous()
 
@@ -182,7 +202,8 @@ def split_indices(n: int, num_val: int, seed: int) -> tuple[torch.Tensor, torch.
 
 def _transforms(config, image_size: int, mean, std):
     train = TrainTransform(image_size, config.crop_area, config.crop_aspect, config.interpolations,
-                           config.photometric_strength if config.photometric else None, mean, std)
+                           config.photometric_strength if config.photometric else None, mean, std,
+                           hflip=config.hflip)
     return train, EvalTransform(image_size, mean, std)
 
 
@@ -294,12 +315,39 @@ def torchvision_dataset(name: str, image_size: int = 32, config=None, root: Path
                       [str(c) for c in train_raw.classes], image_size, mean, std)
 
 
-def load_dataset(name: str | Path = "mnist", image_size: int = 32, config=None) -> DataBundle:
-    """``"mnist"`` (the default, offline), a directory path, or a torchvision dataset class name."""
+def imagenette(image_size: int = 112, config=None, data: str | Path | None = None,
+               progress: bool = True) -> DataBundle:
+    """Imagenette's 9,469 training and 3,925 validation photos (:mod:`utils.imagenette`), in memory.
+
+    Both splits are decoded once to squares of ``image_size / config.eval_crop_fraction`` pixels (128
+    for 112 at 0.875). Training applies the §6 augmentations to those squares; validation takes the
+    centre ``image_size`` square, which for Imagenette's photos is exactly "resize to image_size /
+    eval_crop_fraction, centre-crop image_size" (the protocol of the shipped model's manifest).
+    """
+    from . import imagenette as inet
+    from .recipe import TrainConfig
+
+    config = config or TrainConfig()
+    folder = inet.locate(data)
+    cache_size = round(image_size / config.eval_crop_fraction)
+    train_x, train_y = inet.load_split(folder, "train", cache_size, progress)
+    val_x, val_y = inet.load_split(folder, "val", cache_size, progress)
+    t_train, _ = _transforms(config, image_size, IMAGENET_MEAN, IMAGENET_STD)
+    t_val = CentreCrop(image_size, IMAGENET_MEAN, IMAGENET_STD)
+    return DataBundle("imagenette", TensorImages(train_x, train_y, t_train), TensorImages(val_x, val_y, t_val),
+                      list(inet.WNIDS), image_size, IMAGENET_MEAN, IMAGENET_STD)
+
+
+def load_dataset(name: str | Path = "mnist", image_size: int = 32, config=None,
+                 data: str | Path | None = None) -> DataBundle:
+    """``"mnist"`` (the default, offline), ``"imagenette"`` (found or downloaded; ``data`` names its
+    folder), a directory path, or a torchvision dataset class name."""
     if image_size < 32:
         raise ValueError(f"image_size {image_size} is below GoogLeNet's minimum of 32; use 32 or more")
     if str(name).lower() == "mnist":
         return mnist(image_size, config)
+    if str(name).lower() == "imagenette":
+        return imagenette(image_size, config, data)
     path = Path(name)
     if path.exists() or any(s in str(name) for s in ("/", "\\")) or str(name).startswith("."):
         return image_folder(path, image_size, config)

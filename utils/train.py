@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from .data import DataBundle, load_dataset
 from .model import GoogLeNetOutputs, googlenet
 from .paths import RUNS, quick_mode
-from .recipe import TrainConfig, mnist_recipe
+from .recipe import TrainConfig, mnist_recipe, recipe_for
 
 
 class NonFiniteLoss(FloatingPointError, ValueError):
@@ -114,9 +114,14 @@ def total_loss(out: GoogLeNetOutputs | torch.Tensor, target: torch.Tensor, aux_w
 
 
 def lr_factor(step: int, steps_per_epoch: int, config: TrainConfig) -> float:
-    """Multiplier of ``config.lr`` at ``step``: linear warm-up, then x(1 - 4%) every N epochs (§6)."""
+    """Multiplier of ``config.lr`` at ``step``: linear warm-up, then x(1 - 4%) every N epochs (§6),
+    or with ``schedule="cosine"`` a half cosine from 1 to 0 over the steps after the warm-up."""
     if step < config.warmup_steps:
         return (step + 1) / config.warmup_steps
+    if config.schedule == "cosine":
+        total = steps_per_epoch * config.epochs
+        progress = (step - config.warmup_steps) / max(1, total - config.warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
     epoch = step / steps_per_epoch
     return (1 - config.lr_decay) ** math.floor(epoch / config.lr_decay_every_epochs)
 
@@ -202,7 +207,8 @@ def setup_distributed() -> tuple[int, int, torch.device]:
 def train(config: TrainConfig | None = None, variant: str = "paper", dataset: str | Path = "mnist",
           out: str | Path = RUNS / "mnist_paper_seed0", resume: bool = False, max_steps: int | None = None,
           eval_every: int | None = None, log_every: int = 10, data: DataBundle | None = None,
-          progress: bool = True) -> dict:
+          progress: bool = True, data_root: str | Path | None = None,
+          polyak_eval_last: int | None = None) -> dict:
     """Train ``variant`` on ``dataset`` with ``config``; write metrics and checkpoints under ``out``.
 
     Files in ``out``: ``metrics.jsonl`` (one line per evaluation: step, epoch, lr, train_loss,
@@ -212,6 +218,9 @@ def train(config: TrainConfig | None = None, variant: str = "paper", dataset: st
     Args:
         eval_every: also evaluate every this many steps (default: once per epoch).
         data: a ready :class:`DataBundle` instead of loading ``dataset``.
+        data_root: where Imagenette's photos are (see :func:`utils.imagenette.find`).
+        polyak_eval_last: evaluate the Polyak average only in the last this many epochs (it costs a
+            second pass over the validation set; on photos that is a quarter of an epoch's time).
 
     Returns:
         ``{"history": [metric rows], "out": Path, "final": Path | None, "step": int}``.
@@ -224,7 +233,7 @@ def train(config: TrainConfig | None = None, variant: str = "paper", dataset: st
     if state is not None:
         config = checkpoint_config(state)
         variant = state["variant"]
-    data = data or load_dataset(dataset, config.image_size, config)  # bad input fails before anything is written
+    data = data or load_dataset(dataset, config.image_size, config, data_root)  # bad input fails before anything is written
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
 
@@ -236,7 +245,7 @@ def train(config: TrainConfig | None = None, variant: str = "paper", dataset: st
         (no_decay if p.ndim <= 1 else decay).append(p)  # biases and BN scales are not decayed
     optimizer = torch.optim.SGD([{"params": decay, "weight_decay": config.weight_decay},
                                  {"params": no_decay, "weight_decay": 0.0}],
-                                lr=config.lr, momentum=config.momentum)
+                                lr=config.lr, momentum=config.momentum, nesterov=config.nesterov)
     sampler = DistributedSampler(data.train, num_replicas=world, rank=rank, shuffle=True, seed=config.seed)
     steps_per_epoch = math.ceil(len(sampler) / config.batch_size)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, steps_per_epoch, config))
@@ -302,7 +311,9 @@ def train(config: TrainConfig | None = None, variant: str = "paper", dataset: st
                    "lr": optimizer.param_groups[0]["lr"],
                    "train_loss": loss_sum / max(loss_count, 1),
                    "val_acc": evaluate(model, val_loader, device),
-                   "val_acc_polyak": evaluate(averaged.module, val_loader, device) if config.polyak else None,
+                   "val_acc_polyak": evaluate(averaged.module, val_loader, device)
+                   if config.polyak and (polyak_eval_last is None or step > steps_per_epoch *
+                                         (config.epochs - polyak_eval_last)) else None,
                    "seconds": time.perf_counter() - start}
             history.append(row)
             with metrics_file.open("a") as f:
@@ -455,11 +466,11 @@ def _cli_train(args: argparse.Namespace) -> int:
         overrides = {k: v for k, v in {"epochs": args.epochs, "image_size": args.image_size, "seed": args.seed,
                                         "batch_size": args.batch_size, "lr": args.lr,
                                         "lr_decay_every_epochs": args.decay_every}.items() if v is not None}
-        base = mnist_recipe() if str(args.dataset).lower() == "mnist" else TrainConfig()
-        config = replace(base, **overrides)
+        config = recipe_for(str(args.dataset), **overrides)
     name = Path(str(args.dataset)).name.lower()
     out = Path(args.out) if args.out else RUNS / f"{name}_{args.variant}_seed{config.seed}"
-    result = train(config, args.variant, args.dataset, out, resume=args.resume, max_steps=args.max_steps)
+    result = train(config, args.variant, args.dataset, out, resume=args.resume, max_steps=args.max_steps,
+                   data_root=args.data, polyak_eval_last=args.polyak_eval_last)
     if int(os.environ.get("RANK", "0")) == 0:
         last = result["history"][-1] if result["history"] else {}
         print(json.dumps({"out": str(out), "step": result["step"], "val_acc": last.get("val_acc"),
@@ -474,13 +485,18 @@ def add_cli(subparsers) -> None:
                               description="Train GoogLeNet with the §6 recipe. Run under "
                                           "`torchrun --nproc_per_node=N -m utils train ...` for DDP.")
     p.add_argument("--variant", choices=("paper", "torchvision"), default="paper")
-    p.add_argument("--dataset", default="mnist", help="'mnist', an image folder, or a torchvision dataset name")
+    p.add_argument("--dataset", default="mnist",
+                   help="'mnist', 'imagenette', an image folder, or a torchvision dataset name")
+    p.add_argument("--data", help="Imagenette's folder (default: $GOOGLENET_DATA, data/imagenette beside "
+                                  "the project, or a download into ~/.cache/googlenet-companion)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--image-size", type=int)
     p.add_argument("--out", help="output folder (default runs/DATASET_VARIANT_seedN)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt exactly")
     p.add_argument("--max-steps", type=int, help="stop (and checkpoint) after this many steps in total")
     p.add_argument("--seed", type=int)
+    p.add_argument("--polyak-eval-last", type=int, metavar="N",
+                   help="evaluate the Polyak average only in the last N epochs (default: every epoch)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--decay-every", type=float, help="epochs between the 4%% decays (§6: 8)")
