@@ -150,6 +150,8 @@ class GoogLeNet(nn.Module):
                  aux_logits: bool = True, transform_input: bool | None = None,
                  dropout: float | None = None):
         super().__init__()
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+            raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
         v = get_variant(variant)
         self.variant = v
         self.num_classes = num_classes
@@ -192,7 +194,7 @@ class GoogLeNet(nn.Module):
 
         Also returns the auxiliary logits (``None`` outside training or without aux heads).
         """
-        check_input(x, self.variant)
+        check_input(x, self.variant, self.conv1.conv.weight.dtype)
         if self.transform_input:
             x = self._transform_input(x)
         x = self.maxpool1(self.conv1(x))
@@ -274,10 +276,16 @@ def init_weights(model: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def check_input(x: torch.Tensor, variant: str | Variant = "paper") -> None:
-    """Raise ``ValueError`` unless ``x`` is an N x 3 x H x W tensor large enough for the network."""
+def check_input(x: torch.Tensor, variant: str | Variant = "paper", dtype: torch.dtype | None = None) -> None:
+    """Raise ``ValueError`` unless ``x`` is an N x 3 x H x W floating-point tensor (of ``dtype``, the
+    weights' type, if given) large enough for the network."""
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"expected a torch.Tensor of shape N x 3 x H x W, got {type(x).__name__}")
+    if not x.is_floating_point():  # an integer image would pass through the layers as nonsense
+        raise ValueError(f"expected a floating-point tensor, got {x.dtype}; convert uint8 images with "
+                         "x.float() / 255 and normalise them as the model was trained")
+    if dtype is not None and x.dtype != dtype:
+        raise ValueError(f"input is {x.dtype} but the weights are {dtype}; convert with x.to({dtype})")
     if x.dim() != 4:
         hint = " (add a batch dimension with x.unsqueeze(0))" if x.dim() == 3 else ""
         raise ValueError(f"expected a 4-D tensor N x 3 x H x W, got shape {tuple(x.shape)}{hint}")
