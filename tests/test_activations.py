@@ -148,7 +148,8 @@ def test_load_model_pretrained_path(imagenet_file):
         A.load_model(imagenet_file.with_name("missing.pth"))
 
 
-def test_load_model_offline_path(monkeypatch):
+def test_load_model_offline_path(monkeypatch, tmp_path):
+    import utils.pretrained
     import utils.train
     import utils.weights
 
@@ -159,6 +160,13 @@ def test_load_model_offline_path(monkeypatch):
 
     monkeypatch.setattr(utils.weights, "find_imagenet_weights", lambda path=None: None)
     monkeypatch.setattr(utils.train, "default_model", fake_default_model)
+    checkpoint = tmp_path / "final.pt"
+    monkeypatch.setattr(utils.pretrained, "_project_checkpoint", lambda quick: checkpoint)
+    # nothing on disk: a clear error, and nothing is trained
+    with pytest.raises(FileNotFoundError, match="no trained GoogLeNet on disk"):
+        A.load_model()
+    checkpoint.write_bytes(b"")
+    assert utils.pretrained.find_weights().kind == "project"
     model, info = A.load_model()
     assert info["dataset"] == "mnist" and info["variant"] == "paper" and info["image_size"] == 32
     assert "MNIST" in info["weights"].upper() and "50.0%" in info["weights"]

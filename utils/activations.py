@@ -1,5 +1,4 @@
-"""What each Inception branch responds to (§4, Figure 2(b)): loading a model and images, the
-analyses behind notebook 06, and the ``activations`` command.
+"""What each Inception branch responds to (§4, Figure 2(b)): the analyses behind notebook 06.
 
 §4 motivates the module's four parallel branches (1x1, 3x3, 5x5 convolutions and a pooling
 path) as a way to cover "clusters" at several spatial scales. Here we measure what the branches
@@ -7,13 +6,12 @@ actually do in a trained network: their share of the activation energy against t
 the multiply-adds, and whether one branch of a module specialises in a kind of feature, scored on
 the image patches that excite its channels most (colourfulness on ImageNet photos, spatial
 frequency and orientation on grayscale MNIST digits).
+
+Elsewhere: the network to inspect (:mod:`utils.pretrained`), images (:mod:`utils.images`), the
+widget explorer (:mod:`utils.explorer`) and the ``activations`` command (:mod:`utils.activations_cli`).
 """
 
 from __future__ import annotations
-
-import argparse
-import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,108 +19,6 @@ import torch
 from torch import nn
 
 from .hooks import BRANCHES, INCEPTION_MODULES, branch_names, record_activations
-
-PHOTOS = ("chelsea", "astronaut", "coffee", "rocket")  # scikit-image's bundled real photographs
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-# ----------------------------------------------------------------------------- models and images
-def load_model(weights: str | Path | None = None, quick: bool | None = None) -> tuple[nn.Module, dict]:
-    """The network to inspect, and a description of it.
-
-    ImageNet weights (torchvision variant) when a file is found (``weights``, ``$GOOGLENET_WEIGHTS``
-    or torchvision's cache); otherwise the project's model trained on MNIST
-    (:func:`utils.train.default_model`).
-
-    Returns:
-        ``(model in eval mode, info)``; ``info`` has ``weights`` (one line for the reader),
-        ``dataset``, ``variant``, ``classes``, ``image_size``, ``mean``, ``std``.
-    """
-    from .weights import find_imagenet_weights, imagenet_categories, pretrained_googlenet
-
-    found = find_imagenet_weights(weights)
-    if weights is not None and found is None:
-        raise FileNotFoundError(f"weights file {str(weights)!r} does not exist; check the path")
-    if found is not None:
-        model = pretrained_googlenet(found, download=False)
-        return model, {"weights": f"ImageNet weights (torchvision variant) from {found.name}",
-                       "dataset": "imagenet", "variant": "torchvision", "classes": imagenet_categories(),
-                       "image_size": 224, "mean": IMAGENET_MEAN, "std": IMAGENET_STD}
-    from .train import default_model
-
-    model, meta = default_model(variant="paper", seed=0, quick=quick)
-    mean, std = _dataset_stats(meta)
-    acc = meta.get("val_accuracy")
-    return model.eval(), {
-        "weights": (f"paper variant trained on {meta.get('dataset', 'MNIST')} by this project"
-                    + (f" (validation accuracy {acc:.1%})" if isinstance(acc, float) else "")),
-        "dataset": meta.get("dataset", "mnist"), "variant": "paper", "classes": list(meta.get("classes", [])),
-        "image_size": int(meta.get("image_size", 32)), "mean": mean, "std": std, "meta": meta}
-
-
-def _dataset_stats(meta: dict) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    if "mean" in meta and "std" in meta:
-        return tuple(meta["mean"]), tuple(meta["std"])
-    from . import data
-
-    return (data.MNIST_MEAN,), (data.MNIST_STD,)
-
-
-def _resize_square(img: np.ndarray, size: int) -> np.ndarray:
-    """Centre-crop to a square and resize to ``size`` (anti-aliased); (H, W[, 3]) floats in [0, 1]."""
-    from skimage.transform import resize
-
-    h, w = img.shape[:2]
-    s = min(h, w)
-    top, left = (h - s) // 2, (w - s) // 2
-    img = img[top:top + s, left:left + s]
-    return resize(img, (size, size), anti_aliasing=True).astype(np.float32)
-
-
-def photos(size: int = 224, names=PHOTOS) -> dict[str, np.ndarray]:
-    """scikit-image's real photographs, centre-cropped and resized: name -> (size, size, 3) in [0, 1]."""
-    import skimage.data
-
-    return {n: _resize_square(getattr(skimage.data, n)()[..., :3] / 255.0, size) for n in names}
-
-
-def mnist_digits(count: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """The first ``count`` validation digits of :func:`utils.data.mnist`: ((N, size, size) in [0, 1], labels)."""
-    from . import data
-
-    bundle = data.mnist(image_size=size)
-    mean, std = bundle.mean[0], bundle.std[0]
-    items = [bundle.val[i] for i in range(min(count, len(bundle.val)))]
-    images = np.stack([(x[0] * std + mean).clamp(0, 1).numpy() for x, _ in items])
-    return images.astype(np.float32), np.array([y for _, y in items])
-
-
-def to_input(images, mean, std) -> torch.Tensor:
-    """(N, H, W, 3) or (N, H, W) floats in [0, 1] -> a normalised (N, 3, H, W) tensor for the network."""
-    x = torch.as_tensor(np.asarray(images), dtype=torch.float32)
-    x = x.unsqueeze(-1) if x.dim() == 3 else x
-    x = x.permute(0, 3, 1, 2)
-    mean_t = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
-    return ((x - mean_t) / std_t).expand(-1, 3, -1, -1).contiguous()
-
-
-def read_image(path: str | Path) -> np.ndarray:
-    """An image file as (H, W, 3) floats in [0, 1]; clear errors for a missing or unreadable file."""
-    from PIL import Image, UnidentifiedImageError
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"image {str(path)!r} does not exist; check the path")
-    if not path.is_file():
-        raise ValueError(f"{str(path)!r} is a directory, not an image file; pass a .jpg or .png file")
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"cannot read {str(path)!r} as an image ({type(exc).__name__}); "
-                         "pass a JPEG, PNG or other format Pillow can open") from None
 
 
 @torch.no_grad()
@@ -142,7 +38,6 @@ def top_classes(logits: torch.Tensor, classes: list[str], k: int = 5) -> pd.Data
     return pd.DataFrame(rows)
 
 
-# ----------------------------------------------------------------------------- analyses
 def branch_energy(acts: dict[str, torch.Tensor]) -> pd.DataFrame:
     """Each branch's share of its module's activation energy (sum of squared activations).
 
@@ -334,130 +229,15 @@ def pivot(table: pd.DataFrame, value: str) -> pd.DataFrame:
     return out.reindex([m for m in INCEPTION_MODULES if m in out.index])[[b for b in BRANCHES if b in out.columns]]
 
 
-# ----------------------------------------------------------------------------- cost of recording
-def recorder_overhead(model: nn.Module | None = None, input_size: int = 224, batch: int = 1,
-                      repeats: int = 5) -> dict[str, float]:
-    """Time a plain forward pass against one that records all 45 default outputs.
-
-    Runs interleaved (plain, recorded) pairs after one warm-up pair and keeps the fastest of each,
-    as ``timeit`` does: other processes only ever add time, so the minimum is the least disturbed
-    measurement, and interleaving exposes both to the same conditions. The target is an overhead
-    of at most 10%. The copies are small: about 10 MB for one 224x224 image against ~1.5 G
-    multiply-adds of compute.
-
-    Returns:
-        ``plain_ms``, ``recorded_ms`` and ``overhead`` (recorded / plain - 1).
-    """
-    from .model import googlenet
-
-    if model is None:
-        model = googlenet("paper", num_classes=1000, aux_logits=False)
-    model.eval()
-    x = torch.randn(batch, 3, input_size, input_size, generator=torch.Generator().manual_seed(0))
-    plain, recorded = [], []
-    with torch.no_grad():
-        for i in range(repeats + 1):
-            t0 = time.perf_counter()
-            model(x)
-            t1 = time.perf_counter()
-            with record_activations(model):
-                model(x)
-            t2 = time.perf_counter()
-            if i:  # the first pair warms up allocator and kernels
-                plain.append(t1 - t0)
-                recorded.append(t2 - t1)
-    p, r = min(plain), min(recorded)
-    return {"plain_ms": 1e3 * p, "recorded_ms": 1e3 * r, "overhead": r / p - 1}
+# Moved to their own modules; still reachable here, as notebook 06 calls them ``activations.X``.
+_MOVED = {"load_model": "pretrained", "find_weights": "pretrained", "photos": "images", "PHOTOS": "images",
+          "mnist_digits": "images", "to_input": "images", "read_image": "images", "explorer": "explorer",
+          "draw_branches": "explorer", "recorder_overhead": "hooks", "add_cli": "activations_cli"}
 
 
-# ----------------------------------------------------------------------------- command line
-def draw_branches(model: nn.Module, image: np.ndarray, module: str, info: dict, branch: int | None = None,
-                  k: int = 8):
-    """The figure of the ``activations`` command: one branch's grid, or all four side by side."""
-    from . import viz
+def __getattr__(name: str):
+    if name in _MOVED:
+        import importlib
 
-    names = branch_names(module)
-    if branch is not None and not 1 <= branch <= len(BRANCHES):
-        raise ValueError(f"--branch must be 1, 2, 3 or 4 (Figure 2(b): 1x1, 3x3, 5x5, pool proj), got {branch}")
-    size = info["image_size"]
-    img = _resize_square(image, size)
-    if len(info["mean"]) == 1:
-        img = img.mean(-1)  # a grayscale model sees the luminance
-    acts, _ = record(model, to_input(img[None], info["mean"], info["std"]), names)
-    label3 = "3x3" if info.get("variant") == "torchvision" else "5x5"  # vision#906
-    if branch is None:
-        return viz.module_branches({n.split(".")[1]: acts[n][0] for n in names}, k=k, module=module,
-                                   branch3_label=label3)
-    name = names[branch - 1]
-    maps = acts[name][0]
-    top = torch.argsort(maps.mean((1, 2)), descending=True)[:32].tolist()
-    return viz.feature_grid(maps, channels=top, title=f"{name}: 32 strongest channels of {maps.shape[0]}")
-
-
-def _cli(args: argparse.Namespace) -> int:
-    image = read_image(args.image)
-    branch_names(args.module)  # fail on a bad module before loading any weights
-    out = Path(args.out)
-    if not out.parent.is_dir():
-        raise NotADirectoryError(f"folder {str(out.parent)!r} for --out does not exist; create it first")
-    if out.suffix.lower() not in {".png", ".jpg", ".jpeg", ".pdf", ".svg"}:
-        raise ValueError(f"--out {str(out)!r} needs a .png, .jpg, .pdf or .svg suffix")
-    model, info = load_model(args.weights)
-    fig = draw_branches(model, image, args.module, info, args.branch)
-    fig.savefig(out, dpi=90, bbox_inches="tight")
-    print(f"wrote {out} ({info['weights']})")
-    return 0
-
-
-def add_cli(subparsers) -> None:
-    p = subparsers.add_parser("activations", help="draw the branch feature maps of one Inception module for an image")
-    p.add_argument("--image", required=True, help="image file (JPEG, PNG, ...)")
-    p.add_argument("--module", required=True, help=f"one of {', '.join(INCEPTION_MODULES)}")
-    p.add_argument("--branch", type=int, default=None,
-                   help="1..4 (1x1, 3x3, 5x5, pool proj); default: the four branches side by side")
-    p.add_argument("--weights", default=None,
-                   help="ImageNet GoogLeNet weights (torchvision layout); default: found locally, else the MNIST model")
-    p.add_argument("--out", required=True, help="figure to write, e.g. branches.png")
-    p.set_defaults(func=_cli)
-
-
-# ----------------------------------------------------------------------------- interactive explorer
-def explorer(model: nn.Module, images: dict[str, np.ndarray], info: dict):
-    """An ipywidgets explorer: pick an image, a module, a branch and a channel; see its map.
-
-    Runs the network once per image (cached) and redraws :func:`utils.viz.channel_view`. Needs a
-    live kernel (JupyterLab); a saved notebook shows a static figure in its place.
-    """
-    import ipywidgets as widgets
-    from IPython.display import display
-
-    from . import viz
-
-    cache: dict[str, dict[str, torch.Tensor]] = {}
-
-    def acts_for(key: str) -> dict[str, torch.Tensor]:
-        if key not in cache:
-            cache[key] = record(model, to_input(images[key][None], info["mean"], info["std"]))[0]
-        return cache[key]
-
-    image = widgets.Dropdown(options=list(images), description="image")
-    module = widgets.Dropdown(options=list(INCEPTION_MODULES), description="module")
-    branch = widgets.Dropdown(options=[(f"{b} ({lbl})", b) for b, lbl in zip(
-        BRANCHES, ("1x1", "3x3", "3x3" if info.get("variant") == "torchvision" else "5x5", "pool proj"),
-        strict=True)], description="branch")
-    channel = widgets.IntSlider(min=0, max=63, description="channel")
-    out = widgets.Output()
-
-    def redraw(*_):
-        maps = acts_for(image.value)[f"{module.value}.{branch.value}"][0]
-        channel.max = maps.shape[0] - 1
-        with out:
-            out.clear_output(wait=True)
-            fig = viz.channel_view(images[image.value], maps, min(channel.value, channel.max),
-                                   name=f"{module.value}.{branch.value}")
-            display(fig)
-
-    for w in (image, module, branch, channel):
-        w.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([widgets.HBox([image, module]), widgets.HBox([branch, channel]), out])
+        return getattr(importlib.import_module(f"{__package__}.{_MOVED[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
