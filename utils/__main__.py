@@ -12,9 +12,9 @@ import sys
 
 # Modules that contribute subcommands, in the order ``--help`` lists them.
 CLI_MODULES = (
-    "utils.profiling",  # table1, profile
+    "utils.profiling_cli",  # table1, profile
     "utils.train",  # train
-    "utils.activations",  # activations
+    "utils.activations_cli",  # activations
     "utils.caffe",  # convert-caffe, download-bvlc
 )
 
