@@ -188,6 +188,22 @@ def test_reading_guide_maps_every_summary_heading(readme):
             f"paper_notes/{readme}: {heading!r} needs both a Korean and an English note"
 
 
+def stray_markup(text: str) -> list[str]:
+    """Emphasis markers left as text after rendering: CommonMark does not close ``**`` between a
+    parenthesis and a Hangul particle (``**합성곱(convolution)**을``), so the reader sees the stars."""
+    from markdown_it import MarkdownIt
+
+    rendered = MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+    rendered = re.sub(r"<code>.*?</code>|<pre>.*?</pre>", "", rendered, flags=re.S)
+    return [m.group(0) for m in re.finditer(r".{0,20}\*\*.{0,20}", rendered)]
+
+
+@pytest.mark.parametrize("path", LINKED_FILES, ids=lambda p: p.name)
+def test_emphasis_renders(path):
+    assert stray_markup(read(path)) == [], \
+        f"{path.name}: write **합성곱**(convolution)을, not **합성곱(convolution)**을"
+
+
 # ----------------------------------------------------------------------------- notebooks
 
 
@@ -253,6 +269,11 @@ def test_every_relative_link_resolves(path):
 def test_hangul_share_catches_an_english_page():
     assert hangul_share("# 제목\n\nThis page was never translated, only its title was.") < MIN_HANGUL
     assert hangul_share("합성곱(convolution)은 `torch.nn.Conv2d`로 계산하는 연산입니다.") >= MIN_HANGUL
+
+
+def test_stray_markup_catches_an_unclosed_emphasis():
+    assert stray_markup("**합성곱(convolution)**을 씁니다") != []
+    assert stray_markup("**합성곱**(convolution)을 씁니다, `a**b`") == []
 
 
 def test_numbers_missing_catches_a_changed_number():
