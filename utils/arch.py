@@ -445,7 +445,7 @@ def aux_layers(in_channels: int, num_classes: int, variant: str | Variant = "pap
 
     The paper's 5x5/3 pool gives 4x4 only on a 14x14 map; elsewhere (and always in torchvision's
     variant) an adaptive pool to 4x4 takes its place, so that ``fc1`` keeps its 2048 inputs. The
-    two differ even at 14x14: adaptive windows are 4 or 5 wide and start at 0, 3, 7, 10.
+    two differ even at 14x14: the adaptive windows are 4 wide and start at 0, 3, 7, 10.
     """
     v, aux, c_in, side = get_variant(variant), name, in_channels, size
     k, s = AUX_POOL
