@@ -89,3 +89,74 @@ def test_missing_or_empty_directory_names_the_path(tmp_path):
         load_dataset(tmp_path / "empty")
     with pytest.raises(ValueError, match="minimum of 32"):
         load_dataset("mnist", image_size=16)
+
+
+# --- reading image files in every Pillow mode (utils.data.read_image) ------------------------------
+# Each image is a left half of one value and a right half of another, so its true mean is known
+# without reading it back; read_image must return that mean in [0, 1] on all three channels.
+
+def _halves(a, b, dtype=np.uint8, shape=(8, 16)):
+    arr = np.empty(shape, dtype=dtype)
+    arr[:, : shape[1] // 2], arr[:, shape[1] // 2:] = a, b
+    return arr
+
+
+def _modes(tmp_path):
+    from PIL import Image
+
+    cases = []
+
+    def add(name, image, expected, suffix=".png"):
+        path = tmp_path / f"{name}{suffix}"
+        image.save(path)
+        cases.append((name, path, expected))
+
+    add("L", Image.fromarray(_halves(0, 255)), 0.5)
+    add("1", Image.fromarray(_halves(0, 255)).convert("1"), 0.5)
+    # 16-bit grey, true mean 0.5: 8-bit conversion read it as almost white (0.998)
+    add("I;16", Image.fromarray(_halves(16384, 49151, np.uint16)), (16384 + 49151) / 2 / 65535)
+    add("I", Image.fromarray(_halves(0, 65535, np.int32)), 0.5, ".tif")
+    add("F", Image.fromarray(_halves(0.25, 0.75, np.float32)), 0.5, ".tif")
+    rgb = np.stack([_halves(0, 255), _halves(255, 255), _halves(0, 0)], -1)  # channel means 0.5, 1, 0
+    add("RGB", Image.fromarray(rgb), (0.5, 1.0, 0.0))
+    # alpha 0 on the left (white shows through), opaque black on the right: mean 0.5 on white
+    rgba = np.stack([_halves(0, 0)] * 3 + [_halves(0, 255)], -1)
+    add("RGBA", Image.fromarray(rgba), 0.5)
+    add("LA", Image.fromarray(rgba[..., [0, 3]]), 0.5)
+    p = Image.frombytes("P", (16, 8), _halves(0, 1).tobytes())  # palette indices 0 and 1
+    p.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    add("P", p, (0.5, 0.0, 0.0))  # black and red halves
+    p.info["transparency"] = 0  # the black half transparent: white shows through
+    add("P-transparent", p, (1.0, 0.5, 0.5))
+    cmyk = np.stack([_halves(0, 0)] * 3 + [_halves(0, 255)], -1)  # K 0 and 100%: white and black
+    add("CMYK", Image.fromarray(cmyk, mode="CMYK"), 0.5, ".tif")
+    return cases
+
+
+def test_read_image_gets_the_true_mean_in_every_mode(tmp_path):
+    from PIL import Image
+
+    from utils.data import ImageFiles, read_image
+
+    cases = _modes(tmp_path)
+    for name, path, expected in cases:
+        with Image.open(path) as im:  # the file really is in the mode under test
+            assert im.mode.split(";")[0] == name.split("-")[0].split(";")[0], (name, im.mode)
+        img = read_image(path)
+        assert img.dtype == torch.float32 and img.shape == (3, 8, 16), name
+        want = torch.tensor(expected if isinstance(expected, tuple) else (expected,) * 3)
+        assert torch.allclose(img.mean((1, 2)), want, atol=0.01), (name, img.mean((1, 2)), want)
+    files = ImageFiles([path for _, path, _ in cases], [0] * len(cases))  # training data reads the same way
+    assert abs(files[2][0].mean().item() - 0.5) < 0.01  # the 16-bit grey
+
+
+def test_read_image_errors_name_the_path(tmp_path):
+    from utils.data import read_image
+
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_image(tmp_path / "none.png")
+    with pytest.raises(ValueError, match="is a folder"):
+        read_image(tmp_path)
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    with pytest.raises(ValueError, match="cannot read"):
+        read_image(tmp_path / "bad.png")

@@ -90,3 +90,22 @@ def test_training_checkpoint_with_model_key_loads(tmp_path):
 def test_categories_are_available_offline():
     names = weights.imagenet_categories()
     assert len(names) == 1000 and names[281] == "tabby"
+
+
+def test_empty_weights_file_is_a_message_not_an_index_error(tmp_path):
+    path = tmp_path / "empty.pth"
+    path.write_bytes(b"")
+    with pytest.raises(weights.WeightsError, match="empty"):
+        weights.read_state_dict(path)
+    path.write_bytes(b"\x00")  # a file torch rejects with an empty message
+    with pytest.raises(weights.WeightsError, match="not a PyTorch weights file"):
+        weights.read_state_dict(path)
+
+
+def test_a_folder_given_as_weights_is_named_not_skipped(tmp_path, monkeypatch):
+    monkeypatch.delenv("GOOGLENET_WEIGHTS", raising=False)
+    with pytest.raises(ValueError, match="is a folder"):
+        weights.find_imagenet_weights(tmp_path)
+    monkeypatch.setenv("GOOGLENET_WEIGHTS", str(tmp_path))
+    with pytest.raises(ValueError, match="GOOGLENET_WEIGHTS .* is a folder"):
+        weights.find_imagenet_weights()

@@ -161,6 +161,78 @@ class TensorImages(Dataset):
         return (self.transform(img) if self.transform else img), int(self.labels[i])
 
 
+# Pillow modes read as they are stored, with the divisor that maps them to [0, 1]. Everything else
+# goes through Image.convert, whose 8-bit conversions are exact for these modes.
+_HIGH_DEPTH = {"I;16": 65535.0, "I;16L": 65535.0, "I;16B": 65535.0, "I;16N": 65535.0,
+               # 32-bit integer images are, in practice, 16-bit PNG and TIFF files (older Pillow
+               # opens those as "I"); other ranges are clipped.
+               "I": 65535.0,
+               # floating-point images (TIFF) are taken as already in [0, 1] and clipped
+               "F": 1.0}
+
+
+def read_image(path: str | Path) -> torch.Tensor:
+    """An image file as a float tensor (3, H, W) in [0, 1], correct for every Pillow mode.
+
+    Converting to RGB with Pillow alone clips 16-bit images at 255 (a 16-bit grey of mean 0.5 reads
+    as almost white) and drops transparency to whatever colour hides under it. Here:
+
+    * 16-bit and 32-bit integer greys ("I;16", "I") are divided by 65535; float greys ("F") are taken
+      as [0, 1]; all are repeated to three channels;
+    * transparency ("RGBA", "LA", "PA", palette "P" with a transparent colour) is composited on
+      white, as a page shows a transparent picture;
+    * CMYK is converted with (1 - C)(1 - K) per channel (no colour profile);
+    * "1", "L", "P", "RGB", "YCbCr", "HSV" go through Pillow's exact 8-bit conversion;
+    * the EXIF orientation of photos is applied; of a multi-frame file the first frame is read.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: ``path`` is a folder, or not an image Pillow can decode.
+    """
+    import numpy as np
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a folder, not an image file; pass a .jpg or .png file")
+    if not path.is_file():
+        raise FileNotFoundError(f"image {str(path)!r} does not exist; check the path")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            arr = _to_rgb_array(im, np)
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise ValueError(f"cannot read {str(path)!r} as an image ({type(exc).__name__}); "
+                         "pass a JPEG, PNG or other format Pillow can open") from None
+    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+
+
+def _to_rgb_array(im, np):
+    """(H, W, 3) float32 in [0, 1] from a Pillow image of any mode (see :func:`read_image`)."""
+    mode = im.mode
+    if mode in _HIGH_DEPTH:
+        grey = np.asarray(im, dtype=np.float64) / _HIGH_DEPTH[mode]
+        return np.repeat(np.clip(grey, 0, 1)[..., None], 3, axis=2).astype(np.float32)
+    if mode == "CMYK":
+        cmyk = np.asarray(im, dtype=np.float32) / 255
+        return (1 - cmyk[..., :3]) * (1 - cmyk[..., 3:4])
+    if mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    elif mode in ("LA", "La", "PA", "RGBa", "RGBA") or "transparency" in im.info:
+        im = im.convert("RGBA")
+    elif mode != "RGB":
+        try:
+            im = im.convert("RGB")
+        except ValueError as exc:
+            raise OSError(f"mode {mode} cannot be converted to RGB ({exc})") from None
+    arr = np.asarray(im, dtype=np.float32) / 255
+    if arr.shape[-1] == 4:  # composite on white: colour * alpha + 1 * (1 - alpha)
+        alpha = arr[..., 3:4]
+        arr = arr[..., :3] * alpha + (1 - alpha)
+    return arr
+
+
 class ImageFiles(Dataset):
     """Image files and labels; each file is decoded on access to (3, H, W) floats in [0, 1]."""
 
@@ -171,11 +243,7 @@ class ImageFiles(Dataset):
         return len(self.files)
 
     def __getitem__(self, i: int):
-        from PIL import Image
-
-        with Image.open(self.files[i]) as im:
-            arr = torch.frombuffer(bytearray(im.convert("RGB").tobytes()), dtype=torch.uint8)
-            img = arr.view(im.height, im.width, 3).permute(2, 0, 1).float() / 255
+        img = read_image(self.files[i])
         return (self.transform(img) if self.transform else img), self.labels[i]
 
 

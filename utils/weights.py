@@ -47,6 +47,9 @@ def find_imagenet_weights(path: str | os.PathLike | None = None) -> Path | None:
 
     Looks at ``path`` if given, then at ``$GOOGLENET_WEIGHTS``, then at torchvision's cache.
     """
+    for what, candidate in (("weights", path), ("GOOGLENET_WEIGHTS", os.environ.get("GOOGLENET_WEIGHTS"))):
+        if candidate and Path(candidate).is_dir():  # a folder would otherwise be skipped without a word
+            raise ValueError(f"{what} {str(candidate)!r} is a folder; name the weights file inside it")
     for candidate in (path, os.environ.get("GOOGLENET_WEIGHTS"), torchvision_cache_path()):
         if candidate and Path(candidate).is_file():
             return Path(candidate)
@@ -65,11 +68,14 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"weights file {str(path)!r} does not exist; check the path")
+    if path.stat().st_size == 0:
+        raise WeightsError(f"weights file {str(path)!r} is empty (0 bytes); download or save it again")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for corrupt or unsafe files
+        first = (str(exc).strip().splitlines() or [""])[0][:160]
         raise WeightsError(f"{str(path)!r} is not a PyTorch weights file that loads with "
-                           f"weights_only=True ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+                           f"weights_only=True ({type(exc).__name__}: {first})") from None
     if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
         obj = obj["model"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
