@@ -1,13 +1,7 @@
-"""The smaller measurements of the report: training, activation recording, the CLI, notebooks.
-
-Each one calls code that other modules own and returns ``None`` (with the reason) when that code
-is not there, so the report always renders.
-"""
+"""The smaller measurements of the report: training, activation recording, the CLI, notebooks."""
 
 from __future__ import annotations
 
-import importlib
-import os
 import subprocess
 import sys
 import time
@@ -15,24 +9,17 @@ import time
 from utils.paths import NOTEBOOKS, ROOT
 
 
-def training(quick: bool) -> dict | None:
-    """``benchmarks.training.run(quick=...)`` if that module exists; ``None`` otherwise."""
-    try:
-        module = importlib.import_module("benchmarks.training")
-    except ModuleNotFoundError:
-        return None
-    fn = getattr(module, "run", None) or getattr(module, "benchmark", None)
-    if fn is None:
-        return None
-    return fn(quick=quick)
+def training(quick: bool) -> dict:
+    """:func:`benchmarks.training.run`: the training step against torchvision's, and LRN's share."""
+    from .training import run
+
+    return run(quick=quick)
 
 
-def recorder_overhead() -> dict | None:
-    """:func:`utils.activations.recorder_overhead` (plain vs recorded forward) if present."""
-    try:
-        from utils.activations import recorder_overhead as measure
-    except ImportError:
-        return None
+def recorder_overhead() -> dict:
+    """:func:`utils.hooks.recorder_overhead`: a plain forward pass against a recorded one."""
+    from utils.hooks import recorder_overhead as measure
+
     return measure()
 
 
@@ -49,22 +36,16 @@ def cli_wall_time(commands=(("table1",), ("profile",)), timeout: float = 300) ->
 
 
 def notebook_times(timeout: float = 600, progress: bool = True) -> list[dict]:
-    """Execute every notebook in quick mode (GOOGLENET_QUICK=1) in memory; nothing is written."""
-    import nbformat
-    from nbclient import NotebookClient
+    """Execute every notebook in quick mode in memory (:func:`utils.notebook_exec.execute`); nothing is written."""
     from tqdm.auto import tqdm
 
-    os.environ["GOOGLENET_QUICK"] = "1"
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    from utils.notebook_exec import execute
+
     rows = []
     for path in tqdm(sorted(NOTEBOOKS.glob("*.ipynb")), desc="notebooks", disable=not progress):
-        nb = nbformat.read(path, as_version=4)
-        t0 = time.perf_counter()
-        error = ""
         try:
-            NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                           resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
-        except Exception as exc:  # report the failure, keep timing the others
-            error = f"{type(exc).__name__}"
-        rows.append({"notebook": path.name, "seconds": time.perf_counter() - t0, "error": error})
+            run = execute(path, quick=True, timeout=int(timeout), raise_on_error=False)
+            rows.append({"notebook": path.name, "seconds": run.seconds, "error": "; ".join(run.errors)[:200]})
+        except Exception as exc:  # a kernel that dies: report it, keep timing the others
+            rows.append({"notebook": path.name, "seconds": float("nan"), "error": type(exc).__name__})
     return rows

@@ -13,29 +13,15 @@ so that load from other processes affects both alike. One MAC is two FLOPs.
 from __future__ import annotations
 
 import statistics
-import time
-from collections.abc import Callable
 
 import pandas as pd
 import torch
 from torch import nn
 
+from utils.timing import interleaved, time_call
+
 BATCH_SIZES = (1, 8, 32)
 INPUT_SIZE = 224  # Table 1: 224x224 receptive field
-
-
-def time_call(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
-    """Median wall time of ``fn()`` in seconds, after ``warmup`` untimed calls."""
-    if repeats < 1:
-        raise ValueError(f"repeats must be at least 1, got {repeats}")
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def matmul_peak_gflops(size: int = 2048, repeats: int = 5) -> float:
@@ -47,8 +33,7 @@ def matmul_peak_gflops(size: int = 2048, repeats: int = 5) -> float:
     """
     g = torch.Generator().manual_seed(0)
     a, b = torch.randn(size, size, generator=g), torch.randn(size, size, generator=g)
-    torch.mm(a, b)
-    best = min(time_call(lambda: torch.mm(a, b), repeats=1, warmup=0) for _ in range(repeats))
+    best = time_call(lambda: torch.mm(a, b), repeats=repeats, warmup=1, stat=min)
     return 2 * size**3 / best / 1e9
 
 
@@ -60,8 +45,7 @@ def memory_bandwidth_gbs(megabytes: int = 256, repeats: int = 5) -> float:
     """
     n = megabytes * 2**20 // 4
     src, dst = torch.ones(n), torch.empty(n)
-    dst.copy_(src)
-    best = min(time_call(lambda: dst.copy_(src), repeats=1, warmup=0) for _ in range(repeats))
+    best = time_call(lambda: dst.copy_(src), repeats=repeats, warmup=1, stat=min)
     return 2 * 4 * n / best / 1e9
 
 
@@ -75,9 +59,20 @@ def conv_peak_gflops(channels: int = 1024, hw: int = 28, repeats: int = 5) -> fl
     conv = nn.Conv2d(channels, channels, 1, bias=False).eval().to(memory_format=torch.channels_last)
     x = torch.randn(8, channels, hw, hw, generator=g).contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
-        conv(x)
-        best = min(time_call(lambda: conv(x), repeats=1, warmup=0) for _ in range(repeats))
+        best = time_call(lambda: conv(x), repeats=repeats, warmup=1, stat=min)
     return 2 * 8 * channels * channels * hw * hw / best / 1e9
+
+
+def best_kernel_gflops(quick: bool = False) -> dict[str, float]:
+    """The fastest fp32 arithmetic this machine reaches in PyTorch: the higher of a large GEMM
+    (``torch.mm``, MKL) and a large channels-last 1x1 convolution (oneDNN).
+
+    Returns ``gemm``, ``conv`` and ``best`` in GFLOP/s. This is the practical ceiling for every
+    layer; the theoretical one (:func:`benchmarks.machine.theoretical_peak`) sits above it.
+    """
+    gemm = matmul_peak_gflops(2048 if quick else 4096, repeats=3 if quick else 5)
+    conv = conv_peak_gflops(repeats=3 if quick else 5)
+    return {"gemm": gemm, "conv": conv, "best": max(gemm, conv)}
 
 
 def _inputs(batch: int, input_size: int = INPUT_SIZE) -> torch.Tensor:
@@ -96,9 +91,10 @@ def build_models(variant: str = "torchvision") -> dict[str, nn.Module]:
     from utils.fast import optimize_for_inference
     from utils.model import googlenet
 
-    torch.manual_seed(0)
-    tv = torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=True).eval()
-    ours = googlenet(variant, num_classes=1000, aux_logits=False).eval()
+    with torch.random.fork_rng(devices=[]):  # seed-0 weights; the caller's random state is left alone
+        torch.manual_seed(0)
+        tv = torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=True).eval()
+        ours = googlenet(variant, num_classes=1000, aux_logits=False).eval()
     return {
         "torchvision": tv,
         f"project {variant} (plain)": ours,
@@ -120,14 +116,9 @@ def throughput(models: dict[str, nn.Module], batch_sizes=BATCH_SIZES, repeats: i
     rows = []
     for batch in tqdm(batch_sizes, desc="inference", disable=not progress):
         x = _inputs(batch)
-        times: dict[str, list[float]] = {name: [] for name in models}
         with torch.no_grad():
-            for m in models.values():
-                for _ in range(warmup):
-                    m(x)
-            for _ in range(repeats):
-                for name, m in models.items():
-                    times[name].append(time_call(lambda m=m, x=x: m(x), repeats=1, warmup=0))
+            times = interleaved({name: (lambda m=m, x=x: m(x)) for name, m in models.items()},
+                                repeats=repeats, warmup=warmup)
         for name, t in times.items():
             seconds = min(t)
             rows.append({"model": name, "batch": batch, "ms_per_batch": 1e3 * seconds,
@@ -145,8 +136,9 @@ def memory_format_comparison(variant: str = "torchvision", batch: int = 8, repea
     from utils.fast import optimize_for_inference
     from utils.model import googlenet
 
-    torch.manual_seed(0)
-    model = googlenet(variant, num_classes=1000, aux_logits=False).eval()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = googlenet(variant, num_classes=1000, aux_logits=False).eval()
     settings = {
         "plain (NCHW)": model,
         "BN folded, NCHW": optimize_for_inference(model, channels_last=False),
@@ -154,13 +146,8 @@ def memory_format_comparison(variant: str = "torchvision", batch: int = 8, repea
         "channels-last + BN folded (fast path)": optimize_for_inference(model),
     }
     x = _inputs(batch, input_size)
-    times: dict[str, list[float]] = {k: [] for k in settings}
     with torch.no_grad():
-        for m in settings.values():
-            m(x)
-        for _ in range(repeats):
-            for name, m in settings.items():
-                times[name].append(time_call(lambda m=m: m(x), repeats=1, warmup=0))
+        times = interleaved({name: (lambda m=m: m(x)) for name, m in settings.items()}, repeats=repeats)
     ms = {k: 1e3 * statistics.median(t) for k, t in times.items()}
     return pd.DataFrame([{"setting": k, "ms_per_batch": v, "speedup_vs_plain": ms["plain (NCHW)"] / v}
                          for k, v in ms.items()])
@@ -178,23 +165,38 @@ def network_macs(variant: str = "torchvision") -> int:
 
 def _leaf_layers(model: nn.Module) -> dict[str, nn.Module]:
     """The layers whose time we attribute: each conv block, pool, LRN and the classifier."""
+    from utils.lrn import LocalResponseNorm
     from utils.model import BasicConv2d
 
-    layers = {}
-    for name, m in model.named_modules():
-        kinds = BasicConv2d | nn.MaxPool2d | nn.LocalResponseNorm | nn.Linear | nn.AdaptiveAvgPool2d
-        if isinstance(m, kinds) and not name.startswith("aux"):
-            layers[name] = m
-    return layers
+    kinds = BasicConv2d | nn.MaxPool2d | LocalResponseNorm | nn.LocalResponseNorm | nn.Linear | nn.AdaptiveAvgPool2d
+    return {name: m for name, m in model.named_modules() if isinstance(m, kinds) and not name.startswith("aux")}
 
 
-def layer_latency(model: nn.Module, batch: int = 8, repeats: int = 3,
-                  input_size: int = INPUT_SIZE) -> pd.DataFrame:
-    """Time every layer of a GoogLeNet (plain or fast) with forward hooks, at ``batch`` images.
+def _layer_inputs(model: nn.Module, layers: dict[str, nn.Module], x: torch.Tensor) -> dict[str, tuple]:
+    """What each layer receives in one forward pass of ``x`` (kept, to replay the layer alone)."""
+    got: dict[str, tuple] = {}
+    handles = [m.register_forward_pre_hook(lambda mod, args, name=name: got.__setitem__(name, args))
+               for name, m in layers.items()]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return got
 
-    Each layer's time is the median over ``repeats`` passes of the interval between its forward
-    pre-hook and forward hook. Layers run one after another on the CPU, so the intervals are the
-    layers' own times (the concatenations of the Inception modules fall between them).
+
+def layer_latency(model: nn.Module, batch: int = 8, repeats: int = 5, input_size: int = INPUT_SIZE,
+                  warmup: int = 2) -> pd.DataFrame:
+    """Time every layer of a GoogLeNet (plain or fast) on its own, at ``batch`` images.
+
+    One forward pass records what each layer receives, in the layout the network gives it
+    (channels-last on the fast path). Then the layers are replayed alone: ``warmup`` untimed
+    rounds, and ``repeats`` rounds in which every layer runs once in turn
+    (:func:`utils.timing.interleaved`), so that load from other processes spreads over all of
+    them. A layer's time is its median. Timed alone a layer finds its weights in cache as it would
+    in a loop over batches, and two layers with identical shapes get the same time: the numbers
+    are repeatable (:func:`repeatability`).
 
     Returns columns ``name``, ``ms``, ``bytes_moved`` (fp32 input + output + weights, a lower
     bound on memory traffic), ``out_shape``.
@@ -203,43 +205,53 @@ def layer_latency(model: nn.Module, batch: int = 8, repeats: int = 3,
     layers = _leaf_layers(inner)
     if not layers:
         raise ValueError("layer_latency needs a GoogLeNet from utils.model (no conv blocks found)")
-    starts: dict[str, float] = {}
-    times: dict[str, list[float]] = {n: [] for n in layers}
-    sizes: dict[str, tuple[int, tuple]] = {}
+    inputs = _layer_inputs(model, layers, _inputs(batch, input_size))
+    layers = {n: m for n, m in layers.items() if n in inputs}
+    with torch.no_grad():
+        outputs = {n: m(*inputs[n]) for n, m in layers.items()}
+        times = interleaved({n: (lambda m=m, a=inputs[n]: m(*a)) for n, m in layers.items()},
+                            repeats=repeats, warmup=warmup)
+    rows = []
+    for n, m in layers.items():
+        weights = sum(p.numel() for p in m.parameters())
+        out = outputs[n]
+        rows.append({"name": n, "ms": 1e3 * statistics.median(times[n]),
+                     "bytes_moved": 4 * (inputs[n][0].numel() + out.numel() + weights),
+                     "out_shape": tuple(out.shape[1:])})
+    return pd.DataFrame(rows)
 
-    def pre(name):
-        def hook(module, inputs):
-            starts[name] = time.perf_counter()
-        return hook
 
-    def post(name):
-        def hook(module, inputs, output):
-            times[name].append(time.perf_counter() - starts[name])
-            weights = sum(p.numel() for p in module.parameters())
-            sizes[name] = (4 * (inputs[0].numel() + output.numel() + weights), tuple(output.shape[1:]))
-        return hook
+def repeatability(layers: pd.DataFrame, variant: str = "torchvision", input_size: int = INPUT_SIZE) -> pd.DataFrame:
+    """Layers with identical shapes and multiply-adds, and the spread of their timings.
 
-    handles = []
-    try:
-        for name, m in layers.items():
-            handles.append(m.register_forward_pre_hook(pre(name)))
-            handles.append(m.register_forward_hook(post(name)))
-        x = _inputs(batch, input_size)
-        with torch.no_grad():
-            model(x)  # warm-up
-            for t in times.values():
-                t.clear()
-            for _ in range(repeats):
-                model(x)
-    finally:
-        for h in handles:
-            h.remove()
-    return pd.DataFrame([{"name": n, "ms": 1e3 * statistics.median(t), "bytes_moved": sizes[n][0],
-                          "out_shape": sizes[n][1]} for n, t in times.items() if t])
+    Layers are grouped by their :class:`utils.arch.LayerSpec` (kind, kernel, stride, padding,
+    channels, map size); e.g. ``inception4b.branch3.1`` and ``inception4c.branch3.1`` are both a
+    24 -> 64 convolution on a 14x14 map. Identical work should take identical time.
+
+    Returns:
+        One row per group of two or more: ``layers``, ``kind``, ``min_ms``, ``max_ms`` and ``ratio``
+        (max / min), the largest ratio first.
+    """
+    from utils import arch
+
+    specs = {s.name: s for s in arch.layer_specs(variant, input_size)}
+    ms = dict(zip(layers["name"], layers["ms"], strict=True))
+    groups: dict[tuple, list[str]] = {}
+    for name, spec in specs.items():
+        if name in ms:
+            key = (spec.kind, spec.kernel, spec.stride, spec.padding, spec.in_channels, spec.out_channels,
+                   spec.in_size)
+            groups.setdefault(key, []).append(name)
+    rows = [{"layers": ", ".join(names), "kind": f"{key[0]} {key[1]}x{key[1]}",
+             "min_ms": min(ms[n] for n in names), "max_ms": max(ms[n] for n in names)}
+            for key, names in groups.items() if len(names) > 1]
+    df = pd.DataFrame(rows, columns=["layers", "kind", "min_ms", "max_ms"])
+    df["ratio"] = df["max_ms"] / df["min_ms"]
+    return df.sort_values("ratio", ascending=False, ignore_index=True)
 
 
 def layer_roofline(model: nn.Module, variant: str = "torchvision", batch: int = 8,
-                   repeats: int = 3, input_size: int = INPUT_SIZE) -> pd.DataFrame:
+                   repeats: int = 5, input_size: int = INPUT_SIZE) -> pd.DataFrame:
     """Per-layer time next to MACs: achieved GFLOP/s and arithmetic intensity (FLOPs per byte).
 
     MACs come from :func:`utils.profiling.layer_costs` (Table 1 arithmetic). A layer far below the
@@ -282,43 +294,58 @@ def run(quick: bool = False, progress: bool = True) -> dict:
     """Every inference measurement of the report, in one process.
 
     Returns a dict of DataFrames and numbers; see :mod:`benchmarks.report` for how it is shown.
+    Quick mode times batch 8 only, with fewer repeats, and leaves out the plain paper network.
     """
+    from .machine import theoretical_peak
+
     repeats = 3 if quick else 10
-    result: dict = {"threads": torch.get_num_threads(), "quick": quick}
-    result["matmul_peak_gflops"] = matmul_peak_gflops(2048 if quick else 4096, repeats=3 if quick else 5)
-    result["conv_peak_gflops"] = conv_peak_gflops(repeats=3 if quick else 5)
+    batches = (8,) if quick else BATCH_SIZES
+    result: dict = {"threads": torch.get_num_threads(), "quick": quick, "theoretical_peak": theoretical_peak()}
+    kernels = best_kernel_gflops(quick)
+    result.update(matmul_peak_gflops=kernels["gemm"], conv_peak_gflops=kernels["conv"],
+                  best_kernel_gflops=kernels["best"])
     models = build_models("torchvision")
-    if not quick:  # the paper variant is context, not a headline number
-        paper = build_models("paper")
-        models.update({k: v for k, v in paper.items() if k != "torchvision"})
-    tp = throughput(models, BATCH_SIZES, repeats=repeats, warmup=1 if quick else 2, progress=progress)
+    paper = build_models("paper")
+    models["project paper (fast)"] = paper["project paper (fast)"]
+    if not quick:
+        models["project paper (plain)"] = paper["project paper (plain)"]
+    tp = throughput(models, batches, repeats=repeats, warmup=1 if quick else 2, progress=progress)
     result["throughput"] = tp
     macs = {"torchvision": network_macs("torchvision"), "paper": network_macs("paper")}
     result["macs_per_image"] = macs
     tp["gflops_per_s"] = [2 * macs["paper" if "paper" in m else "torchvision"] * ips / 1e9
                           for m, ips in zip(tp["model"], tp["images_per_s"], strict=True)]
-    tp["fraction_of_matmul_peak"] = tp["gflops_per_s"] / result["matmul_peak_gflops"]
+    tp["fraction_of_best_kernel"] = tp["gflops_per_s"] / kernels["best"]
 
     def ips(model: str, batch: int) -> float:
         return float(tp[(tp["model"] == model) & (tp["batch"] == batch)]["images_per_s"].iloc[0])
+
+    def fraction(model: str) -> float:
+        return float(tp[(tp["model"] == model) & (tp["batch"] == 8)]["fraction_of_best_kernel"].iloc[0])
 
     speedups = pd.DataFrame([{
         "batch": b,
         "fast_vs_torchvision": ips("project torchvision (fast)", b) / ips("torchvision", b),
         "plain_vs_torchvision": ips("project torchvision (plain)", b) / ips("torchvision", b),
         "paper_fast_vs_paper_plain": (ips("project paper (fast)", b) / ips("project paper (plain)", b)
-                                      if "project paper (fast)" in models else float("nan")),
-    } for b in BATCH_SIZES])
+                                      if "project paper (plain)" in models else float("nan")),
+    } for b in batches])
     result["speedups"] = speedups
-    at8 = speedups[speedups["batch"] == 8]
-    result["inference_speedup_vs_torchvision"] = float(at8["fast_vs_torchvision"].iloc[0])
-    fast8 = tp[(tp["model"] == "project torchvision (fast)") & (tp["batch"] == 8)]
-    result["gemm_peak_fraction"] = float(fast8["fraction_of_matmul_peak"].iloc[0])
-    roof = layer_roofline(models["project torchvision (fast)"], "torchvision", batch=8,
-                          repeats=2 if quick else 5)
+    result["inference_speedup_vs_torchvision"] = float(
+        speedups[speedups["batch"] == 8]["fast_vs_torchvision"].iloc[0])
+    result["inference_fraction_of_best_kernel"] = fraction("project torchvision (fast)")
+    result["paper_inference_fraction_of_best_kernel"] = fraction("project paper (fast)")
+    layer_repeats = 5 if quick else 9
+    roof = layer_roofline(models["project torchvision (fast)"], "torchvision", batch=8, repeats=layer_repeats)
     result["layers"] = roof
     result["branches"] = branch_latency(roof)
-    if not quick:
-        result["layers_plain"] = layer_roofline(models["project torchvision (plain)"], "torchvision",
-                                                batch=8, repeats=3)
+    rep = repeatability(roof, "torchvision")
+    result["repeatability"] = rep
+    result["per_layer_repeatability"] = float(rep["ratio"].max())
+    # how much of a whole forward pass the layers timed alone account for (the rest: concatenations,
+    # and what a layer costs when its input is not in cache)
+    forward_ms = 1e3 / ips("project torchvision (fast)", 8) * 8
+    result["layer_sum_over_forward"] = float(roof["ms"].sum() / forward_ms)
+    paper_roof = layer_roofline(models["project paper (fast)"], "paper", batch=8, repeats=layer_repeats)
+    result["layers_paper"] = paper_roof
     return result

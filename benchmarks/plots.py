@@ -14,13 +14,14 @@ def layer_label(kind: str, kernel: int) -> str:
 def roofline(layers: pd.DataFrame, peak_gflops: float, bandwidth_gbs: float, ax=None):
     """Achieved GFLOP/s against FLOPs per byte, one point per convolution, with the two roofs.
 
-    The flat roof is the measured matmul peak; the slanted one is bandwidth x intensity. Layers
+    The flat roof is the best measured kernel (:func:`benchmarks.inference.best_kernel_gflops`); the
+    slanted one is bandwidth x intensity. Layers
     without multiply-adds (pools) have no place on the log axes and are listed in the title by
     their share of the time instead.
 
     Args:
         layers: :func:`benchmarks.inference.layer_roofline` output.
-        peak_gflops: measured matmul peak (GFLOP/s). bandwidth_gbs: measured copy bandwidth (GB/s).
+        peak_gflops: the best measured kernel (GFLOP/s). bandwidth_gbs: measured copy bandwidth (GB/s).
         ax: a matplotlib axes to draw on; a new figure when ``None``.
 
     Returns:

@@ -4,8 +4,11 @@ Two measurements for §6's recipe as implemented in :mod:`utils.train`:
 
 * time-to-97%: wall time until the raw or Polyak-averaged weights first reach 97% top-1 on the
   1,000 held-out MNIST digits, for the paper variant (no batch norm) and torchvision's (with BN);
-* throughput: training images per second of the project's step (channels_last, the §5 total loss)
-  against a plain loop over ``torchvision.models.googlenet`` on the same batches in the same process.
+* throughput: training images per second of the project's step (channels_last, the §5 total loss,
+  the Polyak update) against a plain loop over ``torchvision.models.googlenet`` on the same batches
+  in the same process, at :data:`TRAINING_IMAGE_SIZE` (the Imagenette recipe's image size);
+* the share of a paper-variant training step spent in Figure 3's two LocalRespNorm layers: the step
+  timed as built and with the two layers replaced by the identity.
 
 Timings on a shared machine are noisy; the ratio of two measurements taken back to back is more
 trustworthy than either number alone.
@@ -22,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,16 +34,21 @@ import torchvision
 from tqdm.auto import tqdm
 
 from utils.paths import RUNS
-from utils.recipe import TrainConfig, mnist_recipe
+from utils.recipe import TrainConfig, imagenette_recipe, mnist_recipe
+from utils.timing import interleaved, time_call
 from utils.train import build_model, polyak, quick_config, total_loss, train, train_step
 
 TARGET_ACCURACY = 0.97
+# The Imagenette recipe's image size (utils.recipe): the size the photo model trains at.
+TRAINING_IMAGE_SIZE = imagenette_recipe().image_size
+BATCH_SIZE = 32
 
 
 def time_to_accuracy(variant: str, config: TrainConfig, out: Path, eval_every: int = 20,
                      target: float = TARGET_ACCURACY) -> dict:
     """Train ``variant`` on MNIST; report the first evaluation at or above ``target`` (seconds include evals)."""
-    result = train(config, variant, "mnist", out / f"tta_{variant}", eval_every=eval_every, progress=False)
+    result = train(config, variant, "mnist", out / f"tta_{variant}", eval_every=eval_every, progress=False,
+                   overwrite=True)  # a previous benchmark's run is moved aside, not mixed in
     hits = [r for r in result["history"]
             if max(r["val_acc"], r["val_acc_polyak"] or 0.0) >= target]
     last = result["history"][-1]
@@ -59,34 +66,44 @@ def _rate(step, steps: int, batch_size: int, warmup: int = 2) -> float:
     The first calls create oneDNN primitives for each layer and memory format, which would otherwise
     dominate a short measurement; the median ignores the odd step slowed by another process.
     """
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return batch_size / statistics.median(times)
+    return batch_size / time_call(step, repeats=steps, warmup=warmup)
 
 
-def loop_options(variant: str = "torchvision", steps: int = 15, batch_size: int = TrainConfig.batch_size,
-                 image_size: int = 32) -> list[dict]:
+def _batch(batch_size: int, image_size: int, classes: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    return (torch.randn(batch_size, 3, image_size, image_size, generator=g),
+            torch.randint(0, classes, (batch_size,), generator=g))
+
+
+def _project_step(model, images, target, config: TrainConfig):
+    """The project's training step (utils.train.train_step, then the Polyak update) as a closure."""
+    averaged = polyak(model, config)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+
+    def step():
+        train_step(model, opt, sched, images, target, config.aux_weight)
+        averaged.update_parameters(model)
+    return step
+
+
+def loop_options(variant: str = "torchvision", steps: int = 15, batch_size: int = BATCH_SIZE,
+                 image_size: int = TRAINING_IMAGE_SIZE) -> list[dict]:
     """What each CPU option of the training step is worth: images/s relative to a plain torchvision loop.
 
     Options: the memory format (NCHW vs channels_last, the project's default), a fused SGD step, and
     bfloat16 autocast. Each row is the project's step (§5 total loss, Polyak update) with one setting.
     """
-    g = torch.Generator().manual_seed(0)
-    images = torch.randn(batch_size, 3, image_size, image_size, generator=g)
-    target = torch.randint(0, 10, (batch_size,), generator=g)
+    images, target = _batch(batch_size, image_size)
     config = TrainConfig()
     plain = throughput(variant, steps, batch_size, image_size)["plain_images_per_s"]
     rows = []
     for name, channels_last, fused, bf16 in (("NCHW", False, False, False), ("channels_last", True, False, False),
                                             ("channels_last + fused SGD", True, True, False),
                                             ("channels_last + bf16 autocast", True, False, True)):
-        torch.manual_seed(0)
-        model = build_model(variant, 10, config)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model = build_model(variant, 10, config)
         if not channels_last:
             model = model.to(memory_format=torch.contiguous_format)
         averaged = polyak(model, config)
@@ -106,25 +123,19 @@ def loop_options(variant: str = "torchvision", steps: int = 15, batch_size: int 
     return rows
 
 
-def throughput(variant: str = "torchvision", steps: int = 10, batch_size: int = TrainConfig.batch_size,
-               image_size: int = 32) -> dict:
-    """Images/s of :func:`utils.train.train_step` vs a plain loop over torchvision's googlenet."""
-    g = torch.Generator().manual_seed(0)
-    images = torch.randn(batch_size, 3, image_size, image_size, generator=g)
-    target = torch.randint(0, 10, (batch_size,), generator=g)
+def throughput(variant: str = "torchvision", steps: int = 10, batch_size: int = BATCH_SIZE,
+               image_size: int = TRAINING_IMAGE_SIZE, warmup: int = 2) -> dict:
+    """Images/s of the project's step vs a plain loop over torchvision's googlenet, taking turns.
+
+    The same batch, the same network (torchvision's googlenet and the project's torchvision
+    variant), one step each per round (:func:`utils.timing.interleaved`); medians.
+    """
+    images, target = _batch(batch_size, image_size)
     config = TrainConfig()
-
-    torch.manual_seed(0)
-    model = build_model(variant, 10, config)
-    averaged = polyak(model, config)
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
-
-    def project_step():
-        train_step(model, opt, sched, images, target, config.aux_weight)
-        averaged.update_parameters(model)
-
-    tv = torchvision.models.googlenet(num_classes=10, aux_logits=True, init_weights=True)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        project = _project_step(build_model(variant, 10, config), images, target, config)
+        tv = torchvision.models.googlenet(num_classes=10, aux_logits=True, init_weights=True)
     tv_opt = torch.optim.SGD(tv.parameters(), lr=0.01, momentum=0.9)
 
     def plain_step():
@@ -135,11 +146,34 @@ def throughput(variant: str = "torchvision", steps: int = 10, batch_size: int = 
         loss.backward()
         tv_opt.step()
 
-    rates = {"project": _rate(project_step, steps, batch_size),
-             "plain_torchvision": _rate(plain_step, steps, batch_size)}
+    times = interleaved({"project": project, "plain_torchvision": plain_step}, repeats=steps, warmup=warmup)
+    rates = {k: batch_size / statistics.median(t) for k, t in times.items()}
     return {"variant": variant, "batch_size": batch_size, "image_size": image_size, "steps": steps,
             "project_images_per_s": rates["project"], "plain_images_per_s": rates["plain_torchvision"],
             "speedup_vs_torchvision": rates["project"] / rates["plain_torchvision"]}
+
+
+def lrn_share(steps: int = 10, batch_size: int = BATCH_SIZE, image_size: int = TRAINING_IMAGE_SIZE,
+              warmup: int = 2) -> dict:
+    """The share of a paper-variant training step spent in Figure 3's two LocalRespNorm layers.
+
+    The project's step (channels-last) on two copies of the same network, one as built and one with
+    ``lrn1`` and ``lrn2`` replaced by the identity, taking turns; share = 1 - without / with.
+    """
+    images, target = _batch(batch_size, image_size)
+    config = TrainConfig()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        with_lrn = build_model("paper", 10, config)
+    without = build_model("paper", 10, config)
+    without.load_state_dict(with_lrn.state_dict())
+    without.lrn1, without.lrn2 = torch.nn.Identity(), torch.nn.Identity()
+    times = interleaved({"with_lrn": _project_step(with_lrn, images, target, config),
+                         "without_lrn": _project_step(without, images, target, config)},
+                        repeats=steps, warmup=warmup)
+    ms = {k: 1e3 * statistics.median(t) for k, t in times.items()}
+    return {"batch_size": batch_size, "image_size": image_size, "steps": steps, "with_lrn_ms": ms["with_lrn"],
+            "without_lrn_ms": ms["without_lrn"], "lrn_share": 1 - ms["without_lrn"] / ms["with_lrn"]}
 
 
 # One change at a time from the quick recipe (utils.train.quick_config): what each choice of the
@@ -158,7 +192,7 @@ def ablations(out: Path, variant: str = "paper", progress: bool = True) -> list[
     rows = []
     for name, change in tqdm(ABLATIONS, desc="recipe ablations", disable=not progress):
         config = replace(quick_config(variant), **change)
-        result = train(config, variant, "mnist", out / f"ablation_{len(rows)}", progress=False)
+        result = train(config, variant, "mnist", out / f"ablation_{len(rows)}", progress=False, overwrite=True)
         last = result["history"][-1]
         rows.append({"setting": name, "epochs": config.epochs, "val_acc": last["val_acc"],
                      "val_acc_polyak": last["val_acc_polyak"], "seconds": last["seconds"]})
@@ -170,9 +204,11 @@ def run(quick: bool = False, out: Path | None = None, with_ablations: bool = Fal
     """Throughput, then time-to-97% (skipped in quick mode) and the ablations (if asked)."""
     out = Path(out or RUNS / "benchmarks")
     # the same network (torchvision's) in both loops, so the ratio measures the loop, not the architecture
-    tp = throughput("torchvision", steps=5 if quick else 15)
+    tp = throughput("torchvision", steps=3 if quick else 15, warmup=1 if quick else 2)
+    lrn = lrn_share(steps=3 if quick else 15, warmup=1 if quick else 2)
     result = {"throughput": tp, "training_speedup_vs_torchvision": tp["speedup_vs_torchvision"],
-              "time_to_97": []}
+              "training_image_size": tp["image_size"], "lrn": lrn,
+              "lrn_share_of_paper_training_step": lrn["lrn_share"], "time_to_97": []}
     if with_time_to_97 and not quick:
         for variant in ("paper", "torchvision"):  # the MNIST recipe of utils.recipe, unchanged
             result["time_to_97"].append(time_to_accuracy(variant, mnist_recipe(), out))
@@ -189,6 +225,12 @@ def markdown(result: dict) -> str:
              f"Throughput, batch {tp['batch_size']} at {tp['image_size']}x{tp['image_size']}: project loop "
              f"{tp['project_images_per_s']:.0f} images/s, plain torchvision loop {tp['plain_images_per_s']:.0f} "
              f"images/s (x{tp['speedup_vs_torchvision']:.2f}).", ""]
+    if result.get("lrn"):
+        lrn = result["lrn"]
+        lines += [f"Paper variant, batch {lrn['batch_size']} at {lrn['image_size']}x{lrn['image_size']}, "
+                  f"channels-last: a step takes {lrn['with_lrn_ms']:.0f} ms, {lrn['without_lrn_ms']:.0f} ms with "
+                  f"its two LocalRespNorm layers replaced by the identity: LRN's share is "
+                  f"{lrn['lrn_share']:.1%}.", ""]
     if result["time_to_97"]:
         lines += ["| variant | seconds to 97% | step | epochs | final val acc (raw / Polyak) |",
                   "|---|---|---|---|---|"]

@@ -23,13 +23,13 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from .arch import IMAGENET_MEAN, IMAGENET_STD
+
 # Square root of ImageNet's RGB colour covariance, as published with the Feature Visualization
 # article (lucid, color_correlation_svd_sqrt); columns are normalised by their largest norm below.
 COLOUR_CORRELATION_SQRT = np.array([[0.26, 0.09, 0.02],
                                     [0.27, 0.00, -0.05],
                                     [0.27, -0.09, 0.03]], dtype=np.float32)
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)
