@@ -232,8 +232,11 @@ def render_note(path: Path) -> str:
     """A paper note (Markdown, CommonMark with tables) as an HTML fragment; headings carry GitHub's ids."""
     from markdown_it import MarkdownIt
 
+    from .quoted import strip_marks
+
     md = MarkdownIt("commonmark", {"html": False}).enable("table")
-    return _add_heading_ids(md.render(path.read_text(encoding="utf-8")))
+    # html=False would print the notes' <!-- nb:... --> marks (utils.quoted) as text
+    return _add_heading_ids(md.render(strip_marks(path.read_text(encoding="utf-8"))))
 
 
 def render_notebook(path: Path, execute: bool = False, timeout: int = 600) -> str:

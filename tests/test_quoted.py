@@ -1,0 +1,140 @@
+"""The notes' quoted numbers agree with the notebooks' committed outputs (utils.quoted).
+
+The first tests build small notebooks by hand and check that every kind of disagreement is caught;
+the last ones run the check on every note of paper_notes/, English and Korean.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from utils import quoted
+from utils.paths import PAPER_NOTES
+
+
+def write_notebook(folder, stem, *texts, stream=None):
+    """A minimal .ipynb whose one code cell has the given text/plain outputs (and a stdout stream)."""
+    outputs = [{"output_type": "execute_result", "execution_count": 1, "metadata": {},
+                "data": {"text/plain": t}} for t in texts]
+    if stream:
+        outputs.append({"output_type": "stream", "name": "stdout", "text": stream})
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+          "cells": [{"cell_type": "code", "id": "a", "source": "", "metadata": {}, "execution_count": 1,
+                     "outputs": outputs}]}
+    path = folder / f"{stem}.ipynb"
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    return path
+
+
+def write_note(folder, text, name="note.md"):
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# Written by hand, not by quoted.show: it pins the format a committed notebook carries.
+FULL = "Quoted by paper_notes (full run):\n  top1 = 97.58333\n  params = 6998552\n  ratio = 8.95"
+
+
+@pytest.fixture
+def folder(tmp_path):
+    write_notebook(tmp_path, "05_results", FULL, stream="error over 3 models: 1.40%\n")
+    return tmp_path
+
+
+def problems(folder, text):
+    return quoted.check_note(write_note(folder, text), notebooks=folder)
+
+
+def test_values_are_read_from_the_committed_outputs(folder):
+    values, quick = quoted.notebook_values(folder / "05_results.ipynb")
+    assert values == {"top1": "97.58333", "params": "6998552", "ratio": "8.95"} and not quick
+
+
+@pytest.mark.parametrize("text", ["top-1 97.6%<!-- nb:05_results#top1 -->",
+                                  "top-1 97.58%<!-- nb:05_results#top1 -->",
+                                  "6,998,552<!-- nb:05_results#params --> parameters",
+                                  "about 9x<!-- nb:05_results#ratio --> fewer",
+                                  "8.9 x<!-- nb:05_results#ratio -->",  # 8.95 rounds either way
+                                  "1.40%<!-- nb:05_results --> error"])
+def test_agreeing_marks_pass(folder, text):
+    assert problems(folder, text) == []
+
+
+@pytest.mark.parametrize("text, wanted", [
+    ("97.5%<!-- nb:05_results#top1 -->", "shows top1 = 97.58333"),
+    ("97%<!-- nb:05_results#top1 -->", "shows top1 = 97.58333"),
+    ("97.59%<!-- nb:05_results#top1 -->", "shows top1 = 97.58333"),
+    ("7,000,000<!-- nb:05_results#params -->", "shows params"),
+    ("97.6%<!-- nb:05_results#top5 -->", "no value named 'top5'"),
+    ("97.6%<!-- nb:99_missing#top1 -->", "not in notebooks/"),
+    ("1.4%<!-- nb:05_results --> error", "not printed"),
+    ("top-1 is high<!-- nb:05_results#top1 -->", "does not follow a number"),
+])
+def test_disagreeing_marks_fail(folder, text, wanted):
+    found = problems(folder, text)
+    assert len(found) == 1 and wanted in found[0], found
+
+
+def test_a_quick_run_value_is_refused(tmp_path):
+    write_notebook(tmp_path, "05_results", FULL.replace("full run", "quick run"))
+    found = problems(tmp_path, "97.6%<!-- nb:05_results#top1 -->")
+    assert len(found) == 1 and "quick mode" in found[0]
+
+
+def test_show_output_reads_back(tmp_path, monkeypatch):
+    """What quoted.show displays is what the check reads, value for value."""
+    monkeypatch.delenv("GOOGLENET_QUICK", raising=False)
+    table = quoted.values_of(top1=97.58333, params=6998552, ratio=8.95)
+    assert repr(table) == FULL.replace("97.58333", repr(97.58333))
+    write_notebook(tmp_path, "05_results", repr(table))
+    assert quoted.notebook_values(tmp_path / "05_results.ipynb") == (table.values, False)
+    assert "<caption>Quoted by paper_notes (full run)</caption>" in table._repr_html_()
+
+
+def test_show_takes_tensors_and_refuses_what_a_note_cannot_quote():
+    torch = pytest.importorskip("torch")
+    assert quoted.values_of(acc=torch.tensor(0.5), n=torch.tensor(3)).values == {"acc": "0.5", "n": "3"}
+    for bad in ({"a": "97%"}, {"a": float("nan")}, {}):
+        with pytest.raises(ValueError):
+            quoted.values_of(**bad)
+
+
+def test_show_prints_outside_a_kernel(capsys):
+    quoted.show(top1=97.5)
+    assert "top1 = 97.5" in capsys.readouterr().out
+
+
+def test_marks_are_stripped_for_the_book():
+    assert quoted.strip_marks("is 97.6%<!-- nb:05_results#top1 --> here") == "is 97.6% here"
+
+
+# ----------------------------------------------------------------------------- the real notes
+
+
+NOTES = sorted(PAPER_NOTES.glob("*.md"))
+
+
+@pytest.mark.parametrize("note", NOTES, ids=lambda p: p.name)
+def test_every_quoted_number_agrees_with_its_notebook(note):
+    assert quoted.check_note(note) == []
+
+
+@pytest.mark.parametrize("note", [p for p in NOTES if p.with_name(p.stem + ".ko.md").exists()],
+                         ids=lambda p: p.name)
+def test_korean_note_quotes_the_same_values(note):
+    def cited(path):
+        return sorted((m.notebook, m.key, m.number) for m in quoted.marks(path.read_text("utf-8"))[0])
+
+    assert cited(note) == cited(note.with_name(note.stem + ".ko.md")), \
+        "the Korean note should mark the same numbers from the same outputs"
+
+
+def test_book_does_not_show_the_marks(tmp_path):
+    from utils.book import render_note
+
+    html = render_note(write_note(tmp_path, "Top-1 is 97.6%<!-- nb:05_results#top1 -->."))
+    assert "97.6%." in html and not re.search(r"&lt;!--|nb:\w", html)
