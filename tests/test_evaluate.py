@@ -125,3 +125,57 @@ def test_googlenet_runs_on_small_crops_and_throughput_reports_each_scheme():
 def test_bad_input_is_explained():
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
         crop_probabilities(Brightness(), torch.rand(3, 32, 32), "1", crop_size=32)
+
+
+def test_square_photos_run_each_distinct_crop_once_with_the_same_result():
+    from utils.crops import multi_crop_batch
+    from utils.evaluate import distinct_crops
+
+    keep, inverse = distinct_crops((48, 48), "144", crop_size=32)
+    assert len(keep) == 48 and len(inverse) == 144  # 4 scales x 6 positions x 2 mirrors
+    torch.manual_seed(0)
+    imgs = torch.rand(2, 3, 48, 48)
+    crops, _ = multi_crop_batch(imgs, "144", 32)
+    assert torch.equal(crops[:, keep][:, inverse], crops)  # the kept crops rebuild all 144
+    assert distinct_crops((40, 60), "144", crop_size=32) == (list(range(144)), None)  # 3 different squares
+    assert distinct_crops((48, 48), "10", crop_size=32)[1] is None
+    a = crop_probabilities(LeftHeavy(), imgs, "144", crop_size=32, dedupe=True)
+    b = crop_probabilities(LeftHeavy(), imgs, "144", crop_size=32, dedupe=False)
+    assert torch.allclose(a, b, atol=1e-6)
+    calls = []
+
+    class Counting(LeftHeavy):
+        def forward(self, x):
+            calls.append(len(x))
+            return super().forward(x)
+
+    crop_probabilities(Counting(), imgs, "144", crop_size=32)
+    assert sum(calls) == 2 * 48
+
+
+def test_uint8_photos_are_converted_like_floats():
+    torch.manual_seed(0)
+    u8 = torch.randint(0, 256, (3, 3, 40, 40), dtype=torch.uint8)
+    a = crop_probabilities(LeftHeavy(), u8, "10", crop_size=32, batch_size=10)
+    b = crop_probabilities(LeftHeavy(), u8.float() / 255, "10", crop_size=32)
+    assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_single_picks_which_model_the_one_model_rows_show():
+    from utils.evaluate import table3_from_probabilities
+
+    labels = torch.tensor([0, 1])
+    right = torch.tensor([[[0.9, 0.1]], [[0.2, 0.8]]])  # (N=2, 1 crop, 2 classes): both right
+    wrong = right.flip(-1)  # both wrong
+    per_model = {(0, "1"): right, (1, "1"): wrong}
+    first = table3_from_probabilities(per_model, labels, ("1",), single=0)
+    last = table3_from_probabilities(per_model, labels, ("1",), single=-1)
+    mean = table3_from_probabilities(per_model, labels, ("1",))
+    one = lambda t: t[t.models == 1].top1_error_pct.iloc[0]  # noqa: E731
+    assert (one(first), one(last), one(mean)) == (0.0, 100.0, 50.0)
+    # the ensemble averages (0.9+0.1)/2 = 0.5 each way: a tie, resolved to class 0
+    assert list(first.models) == [1, 2]
+    with pytest.raises(ValueError, match="names no model"):
+        table3_from_probabilities(per_model, labels, ("1",), single=2)
+    with pytest.raises(ValueError, match="no probabilities"):
+        table3_from_probabilities(per_model, labels, ("1", "10"))
