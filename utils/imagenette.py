@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import warnings
 from pathlib import Path
 
@@ -42,7 +43,7 @@ DOWNLOAD_SIZE = "320px"  # torchvision's smaller archive (about 340 MB); photos 
 
 def cache_dir() -> Path:
     """``$GOOGLENET_CACHE`` or ``~/.cache/googlenet-companion``: downloads and decoded tensors."""
-    return Path(os.environ.get("GOOGLENET_CACHE", Path.home() / ".cache" / "googlenet-companion"))
+    return Path(os.environ.get("GOOGLENET_CACHE") or Path.home() / ".cache" / "googlenet-companion").expanduser()
 
 
 def _is_imagenette(folder: Path) -> bool:
@@ -78,11 +79,20 @@ def find(data: str | Path | None = None) -> Path | None:
     return None
 
 
+def _md5(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def download(root: Path | None = None, size: str = DOWNLOAD_SIZE) -> Path:
     """Download and unpack Imagenette with torchvision (md5-checked); returns the folder.
 
     ``$GOOGLENET_IMAGENETTE_URL`` and ``$GOOGLENET_IMAGENETTE_MD5`` replace torchvision's archive
-    address and checksum (a mirror, or a local server in the tests).
+    address and checksum (a mirror, or a local server in the tests). The archive is deleted once
+    unpacked, and after a failure nothing is left behind that a later search would take for the photos.
     """
     from torchvision.datasets import Imagenette
 
@@ -92,13 +102,27 @@ def download(root: Path | None = None, size: str = DOWNLOAD_SIZE) -> Path:
     if url:
         md5 = os.environ.get("GOOGLENET_IMAGENETTE_MD5") or None
         cls = type("Imagenette", (Imagenette,), {"_ARCHIVES": {**Imagenette._ARCHIVES, size: (url, md5)}})
+    url, md5 = cls._ARCHIVES[size]
+    archive, unpacked = root / os.path.basename(url), root / Path(url).stem  # where torchvision puts them
+    existed = unpacked.exists()
+    by_hand = (f"download it by hand and unpack it into {root}, or pass --data FOLDER (a folder with "
+               "train/WNID/*.JPEG and val/WNID/*.JPEG)")
     try:
         ds = cls(root, split="train", size=size, download=True)
     except Exception as exc:  # no network, a bad checksum, a truncated archive
-        raise FileNotFoundError(
-            f"could not download Imagenette into {root} ({type(exc).__name__}: {exc}). Download "
-            f"{cls._ARCHIVES[size][0]} by hand and unpack it there, or pass --data FOLDER "
-            "(a folder with train/WNID/*.JPEG and val/WNID/*.JPEG)") from exc
+        got = _md5(archive) if md5 and archive.is_file() else None
+        archive.unlink(missing_ok=True)  # a damaged archive would only be checked and refused again
+        if not existed:
+            shutil.rmtree(unpacked, ignore_errors=True)  # half-unpacked photos must not pass for the data set
+        if got is not None and got != md5:
+            raise FileNotFoundError(
+                f"the archive from {url} has MD5 {got}, expected {md5}: the download is damaged or the address "
+                f"serves another file; try again, set GOOGLENET_IMAGENETTE_MD5 to a mirror's checksum, or "
+                f"{by_hand}") from exc
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+        raise FileNotFoundError(f"could not download Imagenette from {url} into {root} ({reason}); "
+                                f"{by_hand}") from exc
+    archive.unlink(missing_ok=True)  # about 340 MB that the unpacked photos make redundant
     return Path(ds._size_root)
 
 
