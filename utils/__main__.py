@@ -16,6 +16,7 @@ CLI_MODULES = (
     "utils.train",  # train
     "utils.activations_cli",  # activations
     "utils.caffe",  # convert-caffe, download-bvlc
+    "utils.shipped",  # export-model
 )
 
 
