@@ -150,6 +150,7 @@ def test_load_model_pretrained_path(imagenet_file):
 
 def test_load_model_offline_path(monkeypatch, tmp_path):
     import utils.pretrained
+    import utils.reader_model
     import utils.train
     import utils.weights
 
@@ -159,6 +160,7 @@ def test_load_model_offline_path(monkeypatch, tmp_path):
                        "mean": (0.1307,), "std": (0.3081,), "val_accuracy": 0.5}
 
     monkeypatch.setattr(utils.weights, "find_imagenet_weights", lambda path=None: None)
+    monkeypatch.setattr(utils.reader_model, "candidates", lambda: [])  # no BVLC, no shipped model either
     monkeypatch.setattr(utils.train, "default_model", fake_default_model)
     checkpoint = tmp_path / "final.pt"
     monkeypatch.setattr(utils.pretrained, "_project_checkpoint", lambda quick: checkpoint)

@@ -69,6 +69,12 @@ def load_model(weights: str | Path | None = None, quick: bool | None = None) -> 
     Raises:
         FileNotFoundError: no weights on disk; the message says how to get some.
     """
+    if weights is None:  # BVLC's, torchvision's ImageNet, or the shipped Imagenette model (utils.reader_model)
+        from .reader_model import candidates, load
+
+        found = candidates()
+        if found:
+            return load(found[0])
     found = find_weights(weights, quick)
     if found is None:
         raise FileNotFoundError(
