@@ -177,8 +177,13 @@ def _train_command(run_dir: Path, state: dict) -> str:
 
 
 def export_model(run_dir: str | os.PathLike, out: str | os.PathLike = SHIPPED, data: str | os.PathLike | None = None,
-                 command: str | None = None, progress: bool = True) -> dict:
-    """Ship the Polyak-averaged network of ``run_dir/final.pt``: fp16 weights at ``out``, a manifest beside.
+                 command: str | None = None, progress: bool = True, weights: str = "polyak") -> dict:
+    """Ship the network of ``run_dir/final.pt``: fp16 weights at ``out``, a manifest beside.
+
+    ``weights="polyak"`` ships the Polyak average (§6's final model); ``"raw"`` the last SGD weights,
+    for a run whose schedule already anneals to 0 so that the average, which still remembers the
+    weights of earlier, larger steps, validates lower (the manifest records which, and both
+    accuracies of the run's last evaluation).
 
     ``val_top1`` is measured on every validation photo (found by :func:`utils.imagenette.locate`, or
     ``data``) with the weights read back from ``out``, so it is the number of the file, not of the
@@ -206,7 +211,10 @@ def export_model(run_dir: str | os.PathLike, out: str | os.PathLike = SHIPPED, d
                                 f"--resume --out {run_dir}`")
     folder = locate(data)  # before any work: a missing data set fails at once
     state = load_checkpoint(final)
-    weights = to_fp16(averaged_weights(state))
+    if weights not in ("polyak", "raw"):
+        raise ValueError(f"weights must be 'polyak' or 'raw', got {weights!r}")
+    which = weights
+    weights = to_fp16(averaged_weights(state) if which == "polyak" else dict(state["model"]))
     if _bytes_of(weights) > MAX_BYTES - (1 << 20):  # 1 MiB for torch.save's own bytes
         # §5: "at inference time, these auxiliary networks are discarded"
         weights = {k: v for k, v in weights.items() if not k.startswith(AUX_PREFIXES)}
@@ -256,7 +264,8 @@ def export_model(run_dir: str | os.PathLike, out: str | os.PathLike = SHIPPED, d
         "val_images": len(files),
         "val_correct": round(top1 * len(files)),
         "dataset": str(state["dataset"]),
-        "weights": "Polyak-averaged (§6), from final.pt",
+        "weights": ("Polyak-averaged (§6), from final.pt" if which == "polyak" else
+                    "raw SGD weights at the end of the run, from final.pt (not the Polyak average)"),
         "command": command or _train_command(run_dir, state),
         "recipe": config,
         "history": [{"epoch": row.get("epoch"), "val_acc": row.get("val_acc"),
@@ -306,7 +315,8 @@ def load_shipped(path: str | os.PathLike | None = None) -> tuple[nn.Module, dict
 # ----------------------------------------------------------------------------- command line
 def _export_cli(args: argparse.Namespace) -> int:
     out = args.out or SHIPPED
-    m = export_model(args.run_dir, out, data=args.data, command=args.command, progress=not args.quiet)
+    m = export_model(args.run_dir, out, data=args.data, command=args.command, progress=not args.quiet,
+                     weights=args.weights)
     print(f"wrote {out} ({m['bytes'] / 2**20:.1f} MiB, {m['variant']} variant, "
           f"{'with' if m['aux_logits'] else 'without'} aux heads) and {manifest_path(out).name}: "
           f"val top-1 {m['val_top1']:.2%} on {m['val_images']} photos at {m['image_size']} px")
@@ -323,5 +333,7 @@ def add_cli(subparsers) -> None:
     p.add_argument("--data", default=None, help="Imagenette's folder (default: as `train --dataset imagenette`)")
     p.add_argument("--command", default=None, help="the training command to record (default: rebuilt from "
                                                    "the checkpoint)")
+    p.add_argument("--weights", choices=("polyak", "raw"), default="polyak",
+                   help="ship the Polyak average (§6, default) or the last raw weights")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_export_cli)
