@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import extras, inference, report
+from . import extras, inference, photo, report
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "REPORT.md"
 
@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     result = inference.run(quick=args.quick)
     result["training"] = extras.training(args.quick)
     result["recorder_overhead"] = extras.recorder_overhead()
+    result["photo_model"] = photo.run()
     if not (args.no_cli or args.quick):
         result["cli"] = extras.cli_wall_time()
     if args.notebooks:

@@ -69,8 +69,11 @@ def to_json(result: dict) -> str:
     out["theoretical_peak"] = result["theoretical_peak"]
     for key in ("throughput", "speedups", "branches", "repeatability"):
         out[key] = result[key].to_dict(orient="records")
-    for key in ("training", "recorder_overhead", "cli", "notebooks"):
+    for key in ("training", "recorder_overhead", "cli", "notebooks", "photo_model"):
         out[key] = result.get(key)
+    shipped = (result.get("photo_model") or {}).get("shipped") or {}
+    out["photo_model_val_top1"] = shipped.get("val_top1")
+    out["photo_model_time_to_80_s"] = shipped.get("time_to_target_s")
     return json.dumps(out, indent=2, default=str)
 
 
@@ -185,6 +188,10 @@ def to_markdown(result: dict) -> str:
         "",
     ]
     lines += [_training_markdown(result["training"]) if result.get("training") else "not measured", ""]
+    if result.get("photo_model"):
+        from benchmarks.photo import markdown as photo_markdown
+
+        lines += ["## The photo model (Imagenette)", "", photo_markdown(result["photo_model"]), ""]
     ro = result.get("recorder_overhead")
     lines += ["## Recording activations", "",
               f"plain {ro['plain_ms']:.1f} ms, recorded {ro['recorded_ms']:.1f} ms, overhead "

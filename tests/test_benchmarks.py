@@ -199,3 +199,23 @@ def test_the_notebook_executor_sets_quick_mode_in_the_kernel_only(tmp_path):
     assert os.environ.get("GOOGLENET_QUICK") == before  # this process is left as it was
     with pytest.raises(FileNotFoundError, match="does not exist"):
         execute(tmp_path / "missing.ipynb")
+
+
+def test_photo_headline_reads_time_to_target_from_the_curve(tmp_path):
+    import json
+
+    from benchmarks import photo
+
+    history = [{"epoch": 1, "val_acc": 0.5, "seconds": 100.0}, {"epoch": 2, "val_acc": 0.81, "seconds": 200.0},
+               {"epoch": 3, "val_acc": 0.79, "val_acc_polyak": 0.8, "seconds": 300.0}]
+    s = photo.curve_summary(history)
+    assert (s["time_to_target_s"], s["epoch_to_target"], s["best_val_acc"], s["final_val_acc"]) == (200.0, 2, 0.81, 0.79)
+    assert photo.curve_summary(history[:1])["time_to_target_s"] is None
+    manifest = {"variant": "paper", "image_size": 112, "val_top1": 0.79, "val_images": 10, "weights": "raw",
+                "command": "python -m utils train", "training_seconds": 300.0, "history": history}
+    (tmp_path / "m.json").write_text(json.dumps(manifest))
+    (tmp_path / "imagenette_x").mkdir()
+    (tmp_path / "imagenette_x" / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in history[:1]))
+    text = photo.markdown(photo.run(tmp_path / "m.json", tmp_path))
+    assert "Time to 80%: reached 3 min into training (epoch 2)" in text
+    assert "| imagenette_x | 1 | 0.500 | 0.500 | 2 | - |" in text

@@ -1,0 +1,82 @@
+"""The photo model's headline: wall time, the validation curve and time to 80% top-1 on Imagenette.
+
+Training the paper variant takes about an hour on 2 cores, so the benchmark does not train: it reads
+the shipped model's manifest (``assets/googlenet_imagenette.json``, whose history is the run's own
+per-epoch evaluation on all 3,925 validation photos) and, where they exist on this machine, the
+``metrics.jsonl`` of other Imagenette runs under ``runs/`` (the torchvision variant with the same
+recipe). Every number here comes from those files.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from utils.paths import ASSETS, RUNS
+
+TARGET = 0.80  # issue target: top-1 on all validation photos
+
+
+def curve_summary(history: list[dict], target: float = TARGET) -> dict:
+    """Best accuracy, its epoch, and the first evaluation at or above ``target`` (seconds include evals)."""
+    rows = [r for r in history if r.get("val_acc") is not None]
+    if not rows:
+        return {"epochs": 0, "best_val_acc": None, "best_epoch": None, "seconds": None,
+                "time_to_target_s": None, "epoch_to_target": None}
+    best = max(rows, key=lambda r: r["val_acc"])
+    hit = next((r for r in rows if r["val_acc"] >= target), None)
+    return {"epochs": rows[-1]["epoch"], "best_val_acc": best["val_acc"], "best_epoch": best["epoch"],
+            "final_val_acc": rows[-1]["val_acc"], "final_val_acc_polyak": rows[-1].get("val_acc_polyak"),
+            "seconds": rows[-1].get("seconds"),
+            "time_to_target_s": hit.get("seconds") if hit else None, "epoch_to_target": hit["epoch"] if hit else None}
+
+
+def _read_metrics(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def run(manifest: Path = ASSETS / "googlenet_imagenette.json", runs: Path = RUNS) -> dict:
+    """The shipped model's numbers and every Imagenette run's curve found under ``runs``."""
+    out: dict = {"target": TARGET, "shipped": None, "runs": []}
+    if manifest.is_file():
+        m = json.loads(manifest.read_text())
+        out["shipped"] = {"variant": m["variant"], "image_size": m["image_size"], "val_top1": m["val_top1"],
+                          "val_images": m["val_images"], "weights": m["weights"], "command": m["command"],
+                          "training_seconds": m.get("training_seconds"),
+                          "curve": [{"epoch": r["epoch"], "val_acc": r["val_acc"],
+                                     "val_acc_polyak": r.get("val_acc_polyak")} for r in m.get("history", [])],
+                          **curve_summary(m.get("history", []))}
+    for metrics in sorted(Path(runs).glob("imagenette_*/metrics.jsonl")):
+        history = _read_metrics(metrics)
+        out["runs"].append({"run": metrics.parent.name, **curve_summary(history),
+                            "curve": [round(r["val_acc"], 3) for r in history]})
+    return out
+
+
+def markdown(result: dict) -> str:
+    lines = [f"Target: {result['target']:.0%} top-1 on all Imagenette validation photos.", ""]
+    s = result.get("shipped")
+    if s is None:
+        return "\n".join(lines + ["No shipped model (assets/googlenet_imagenette.json) on this machine."])
+    reached = (f"reached {s['time_to_target_s'] / 60:.0f} min into training (epoch {s['epoch_to_target']:g})"
+               if s["time_to_target_s"] is not None else
+               f"not reached: best {s['best_val_acc']:.1%} at epoch {s['best_epoch']:g} of {s['epochs']:g}")
+    lines += [
+        f"Shipped: the {s['variant']} variant at {s['image_size']} px, {s['val_top1']:.2%} top-1 on "
+        f"{s['val_images']:,} validation photos ({s['weights']}), trained in "
+        f"{s['training_seconds'] / 60:.0f} min with `{s['command']}`. Time to {result['target']:.0%}: {reached}.",
+        "",
+        "| epoch | val top-1 (raw) | val top-1 (Polyak) |",
+        "|---|---|---|",
+        *[f"| {r['epoch']:g} | {r['val_acc']:.3f} | "
+          f"{'-' if r['val_acc_polyak'] is None else format(r['val_acc_polyak'], '.3f')} |" for r in s["curve"]],
+        "",
+    ]
+    if result["runs"]:
+        lines += ["Imagenette runs on this machine (runs/*/metrics.jsonl):", "",
+                  "| run | epochs | best top-1 | final top-1 | minutes | time to target |", "|---|---|---|---|---|---|"]
+        for r in result["runs"]:
+            lines.append(f"| {r['run']} | {r['epochs']:g} | {r['best_val_acc']:.3f} | {r['final_val_acc']:.3f} | "
+                         f"{(r['seconds'] or 0) / 60:.0f} | "
+                         f"{'-' if r['time_to_target_s'] is None else format(r['time_to_target_s'] / 60, '.0f') + ' min'} |")
+    return "\n".join(lines)
