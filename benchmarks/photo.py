@@ -76,7 +76,7 @@ def markdown(result: dict) -> str:
         lines += ["Imagenette runs on this machine (runs/*/metrics.jsonl):", "",
                   "| run | epochs | best top-1 | final top-1 | minutes | time to target |", "|---|---|---|---|---|---|"]
         for r in result["runs"]:
+            hit = "-" if r["time_to_target_s"] is None else f"{r['time_to_target_s'] / 60:.0f} min"
             lines.append(f"| {r['run']} | {r['epochs']:g} | {r['best_val_acc']:.3f} | {r['final_val_acc']:.3f} | "
-                         f"{(r['seconds'] or 0) / 60:.0f} | "
-                         f"{'-' if r['time_to_target_s'] is None else format(r['time_to_target_s'] / 60, '.0f') + ' min'} |")
+                         f"{(r['seconds'] or 0) / 60:.0f} | {hit} |")
     return "\n".join(lines)

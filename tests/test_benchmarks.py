@@ -209,7 +209,8 @@ def test_photo_headline_reads_time_to_target_from_the_curve(tmp_path):
     history = [{"epoch": 1, "val_acc": 0.5, "seconds": 100.0}, {"epoch": 2, "val_acc": 0.81, "seconds": 200.0},
                {"epoch": 3, "val_acc": 0.79, "val_acc_polyak": 0.8, "seconds": 300.0}]
     s = photo.curve_summary(history)
-    assert (s["time_to_target_s"], s["epoch_to_target"], s["best_val_acc"], s["final_val_acc"]) == (200.0, 2, 0.81, 0.79)
+    assert (s["time_to_target_s"], s["epoch_to_target"]) == (200.0, 2)
+    assert (s["best_val_acc"], s["final_val_acc"]) == (0.81, 0.79)
     assert photo.curve_summary(history[:1])["time_to_target_s"] is None
     manifest = {"variant": "paper", "image_size": 112, "val_top1": 0.79, "val_images": 10, "weights": "raw",
                 "command": "python -m utils train", "training_seconds": 300.0, "history": history}

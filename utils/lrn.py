@@ -13,8 +13,9 @@ here the window sum is ``size`` shifted additions, and the gradient is written o
     dL/dx_j = g_j * s_j^-beta - 2 * alpha * beta / size * x_j * sum_{i in window(j)} g_i * y_i / s_i
 
 (``i`` runs over the windows that contain ``j``: the same window mirrored, which for an odd size is the
-window itself), which needs one more window sum instead of autograd's graph of six operations. Results agree with PyTorch's to float rounding
-(tests/test_lrn.py), in both passes, and channels-last inputs stay channels-last.
+window itself), which needs one more window sum instead of autograd's graph of six operations.
+Results agree with PyTorch's to float rounding (tests/test_lrn.py), in both passes, and
+channels-last inputs stay channels-last.
 """
 
 from __future__ import annotations
