@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import time
 
-import nbformat
 import pytest
 import torch
-from nbclient import NotebookClient
 
+from utils.notebook_exec import execute
 from utils.paths import NOTEBOOKS
 
 NOTEBOOK_FILES = sorted(NOTEBOOKS.glob("*.ipynb"))
@@ -26,18 +24,11 @@ def quick_mnist_model():
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOK_FILES, ids=[p.stem for p in NOTEBOOK_FILES])
-def test_notebook_runs_in_quick_mode(path, monkeypatch, tmp_path, quick_mnist_model):
-    monkeypatch.setenv("GOOGLENET_QUICK", "1")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    nb = nbformat.read(path, as_version=4)
-    start = time.perf_counter()
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
-    elapsed = time.perf_counter() - start
-    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    assert not errors, f"{path.name} produced error output"
-    print(f"{path.name}: {elapsed:.1f} s in quick mode")
-    assert elapsed < float(os.environ.get("GOOGLENET_NOTEBOOK_BUDGET_S", "600"))
+def test_notebook_runs_in_quick_mode(path, quick_mnist_model):
+    run = execute(path, quick=True, timeout=600)
+    assert not run.errors, f"{path.name} produced error output: {run.errors}"
+    print(f"{path.name}: {run.seconds:.1f} s in quick mode")
+    assert run.seconds < float(os.environ.get("GOOGLENET_NOTEBOOK_BUDGET_S", "600"))
 
 
 @pytest.mark.notebook
