@@ -51,17 +51,21 @@ class _LRNFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, size: int, alpha: float, beta: float, k: float):
         s = _scale(x, size, alpha, k)
-        y = x * s.pow(-beta)
-        ctx.save_for_backward(x, y, s)
+        p = s.pow(-beta)
+        y = x * p
+        ctx.save_for_backward(x, y, s, p)  # p saved: a second pow costs as much as the rest of the pass
         ctx.params = (size, alpha, beta)
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        x, y, s = ctx.saved_tensors
+        x, y, s, p = ctx.saved_tensors
         size, alpha, beta = ctx.params
-        neighbours = window_sum(grad * y / s, size, mirrored=True)
-        dx = grad * s.pow(-beta) - (2 * alpha * beta / size) * x * neighbours
+        t = grad * y
+        t /= s
+        neighbours = window_sum(t, size, mirrored=True)
+        dx = grad * p
+        dx.addcmul_(x, neighbours, value=-2 * alpha * beta / size)
         return dx, None, None, None, None
 
 
