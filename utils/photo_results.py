@@ -120,33 +120,22 @@ def photo_model(run: str = RUN) -> tuple[nn.Module, dict]:
 
 
 def reader_model() -> tuple[nn.Module, dict]:
-    """The network notebook 06 looks inside, in the order of issue 16: ImageNet weights (BVLC's or
-    torchvision's) when present, else the Imagenette model of :func:`photo_model`.
+    """The network notebook 06 looks inside: :func:`utils.reader_model.reader_model` (BVLC's weights,
+    else torchvision's ImageNet weights, else the shipped Imagenette model), or :func:`photo_model`.
 
     Returns:
         ``(model, info)``; info has source, dataset, variant, classes (readable names), image_size,
         mean, std and val_top1 (None when unknown).
     """
     try:
-        from .shipped import reader_model as found_reader
+        from .reader_model import reader_model as found_reader
     except ImportError:
         found_reader = None
     if found_reader is not None:
         model, meta = found_reader()
+        meta = {**meta, "val_top1": meta.get("val_top1", (meta.get("manifest") or {}).get("val_top1"))}
     else:
-        from .weights import find_imagenet_weights
-
-        path = find_imagenet_weights()
-        if path is not None:
-            from .arch import IMAGENET_MEAN, IMAGENET_STD, INPUT_SIZE
-            from .weights import imagenet_categories, pretrained_googlenet
-
-            model = pretrained_googlenet(path, download=False)
-            meta = {"source": f"ImageNet weights (torchvision variant) from {Path(path).name}", "dataset": "imagenet",
-                    "variant": "torchvision", "classes": imagenet_categories(), "image_size": INPUT_SIZE,
-                    "mean": IMAGENET_MEAN, "std": IMAGENET_STD}
-        else:
-            model, meta = photo_model()
+        model, meta = photo_model()
     classes = list(meta.get("names") or meta["classes"])
     if set(classes) <= set(imagenette.WNIDS):
         classes = _names(classes)
