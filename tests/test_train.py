@@ -111,19 +111,27 @@ def test_ddp_two_cpu_processes_over_gloo(tmp_path):
 
 
 def test_default_model_trains_once_and_waits_for_a_concurrent_trainer(tmp_path):
-    from utils.train import _train_once
+    import threading
+
+    from filelock import FileLock
+
+    from utils.cache import CACHE_LOCK, _train_once
 
     path, calls = tmp_path / "final.pt", []
     _train_once(path, lambda: (calls.append("fit"), path.write_text("x")))
     _train_once(path, lambda: calls.append("again"))
-    assert calls == ["fit"] and not (tmp_path / "training.lock").exists()
+    assert calls == ["fit"]
     (tmp_path / "b").mkdir()
     other = tmp_path / "b" / "final.pt"
-    (tmp_path / "b" / "training.lock").write_text("")  # someone else is training: wait, then load theirs
-    import threading
+    someone = FileLock(tmp_path / "b" / CACHE_LOCK)
+    someone.acquire()  # someone else is training: wait, then load theirs
 
-    threading.Timer(0.2, lambda: other.write_text("theirs")).start()
-    _train_once(other, lambda: calls.append("duplicate"), poll_s=0.05)
+    def finish():
+        other.write_text("theirs")
+        someone.release()
+
+    threading.Timer(0.3, finish).start()
+    _train_once(other, lambda: calls.append("duplicate"))
     assert calls == ["fit"] and other.read_text() == "theirs"
 
 
@@ -155,18 +163,21 @@ def test_quick_recipe_gets_the_paper_variant_past_chance_in_250_steps(tmp_path):
 
 
 def test_a_lock_left_by_a_killed_trainer_is_taken_over_at_once(tmp_path):
-    import socket
-    import subprocess
+    import signal
+    import time
 
-    from utils.train import _train_once
+    from utils.cache import CACHE_LOCK, _train_once
 
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()  # a process id that no longer runs
     path = tmp_path / "final.pt"
-    (tmp_path / "training.lock").write_text(f"{socket.gethostname()} {dead.pid}")
-    calls = []
-    _train_once(path, lambda: (calls.append("fit"), path.write_text("x")), poll_s=60)  # would wait a minute
-    assert calls == ["fit"] and not (tmp_path / "training.lock").exists()
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from filelock import FileLock; "
+                               f"FileLock({str(tmp_path / CACHE_LOCK)!r}).acquire(); print('held', flush=True); "
+                               "time.sleep(600)"], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    holder.send_signal(signal.SIGKILL)  # the trainer dies holding the lock
+    holder.wait()
+    calls, start = [], time.monotonic()
+    _train_once(path, lambda: (calls.append("fit"), path.write_text("x")), timeout=30)
+    assert calls == ["fit"] and time.monotonic() - start < 5
 
 
 def test_caffe_init_draws_fan_in_uniform_with_bvlc_biases():
@@ -183,3 +194,76 @@ def test_caffe_init_draws_fan_in_uniform_with_bvlc_biases():
         assert torch.all(classifier.bias == 0)
     fc = model.fc.weight  # 1024 inputs
     assert fc.abs().max() <= (3 / 1024) ** 0.5
+
+
+def test_resume_cuts_the_logs_back_and_clears_stale_temporaries(tmp_path):
+    data = tiny_data()
+    train(TINY, "paper", out=tmp_path / "whole", max_steps=4, log_every=1, data=data, progress=False)
+    out = tmp_path / "cut"
+    train(TINY, "paper", out=out, max_steps=2, log_every=1, data=data, progress=False)
+    # what a kill after step 3 leaves: a logged step the checkpoint does not hold, half a line, a .tmp
+    with (out / "steps.jsonl").open("a") as f:
+        f.write(json.dumps({"step": 3, "loss": 1.0}) + "\n" + '{"step": 4, "lo')
+    (out / "last.pt.tmp").write_bytes(b"x" * 1000)
+    train(TINY, "paper", out=out, resume=True, max_steps=4, log_every=1, data=data, progress=False)
+    steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in steps] == [1, 2, 3, 4] and losses(out) == losses(tmp_path / "whole")
+    assert not list(out.glob("*.tmp"))
+
+
+def test_resume_saves_and_restores_every_generator(tmp_path):
+    import random
+
+    data = tiny_data()
+    train(TINY, "paper", out=tmp_path, max_steps=1, log_every=1, data=data, progress=False)
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    rng = state["rng_ranks"][0]
+    assert {"torch", "cuda", "python", "numpy"} <= set(rng) and state["world_size"] == 1
+    from utils.checkpoint import rng_state, set_rng_state
+
+    random.seed(5)
+    np.random.seed(5)
+    saved = rng_state()
+    a = (random.random(), np.random.rand(), torch.rand(1).item())
+    set_rng_state(saved)
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == a
+
+
+def test_a_checkpoint_of_another_run_is_refused_with_the_differences(tmp_path):
+    data = tiny_data()
+    train(TINY, "paper", out=tmp_path, max_steps=1, data=data, progress=False)
+    with pytest.raises(ValueError, match=r"variant: checkpoint 'paper', asked 'torchvision'.*epochs: checkpoint 2"):
+        train(replace(TINY, epochs=3), "torchvision", out=tmp_path, resume=True, data=data, progress=False)
+    with pytest.raises(ValueError, match="number of classes: checkpoint 3, data 2"):
+        small = tiny_data()
+        small.classes = ["a", "b"]
+        train(out=tmp_path, resume=True, data=small, progress=False)
+    with pytest.raises(ValueError, match="already holds a run"):
+        train(TINY, "paper", out=tmp_path, data=data, progress=False)
+    with pytest.raises(ValueError, match="max_steps must be at least 1"):
+        train(TINY, "paper", out=tmp_path / "new", max_steps=0, data=data, progress=False)
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_folder_in_use_is_refused_naming_its_process(tmp_path):
+    import os
+    import socket
+
+    from utils.runs import RunFolderBusy, RunLock
+
+    with RunLock(tmp_path / "run"):
+        with pytest.raises(RunFolderBusy, match=f"process {os.getpid()} on {socket.gethostname()}, started "):
+            train(TINY, "paper", out=tmp_path / "run", max_steps=1, data=tiny_data(), progress=False)
+    train(TINY, "paper", out=tmp_path / "run", max_steps=1, data=tiny_data(), progress=False)  # released
+    assert not (tmp_path / "run" / "lock.json").exists()
+
+
+def test_the_notebooks_cache_refuses_a_model_trained_another_way(tmp_path, monkeypatch):
+    import utils.cache
+
+    monkeypatch.setattr(utils.cache, "RUNS", tmp_path)
+    folder = utils.cache.cache_folder("paper", 0, quick=True)
+    train(TINY, "paper", out=folder, max_steps=1, data=tiny_data(), progress=False)  # a trial run left there
+    (folder / "final.pt").write_bytes((folder / "last.pt").read_bytes())
+    with pytest.raises(ValueError, match="not the notebooks' model .*dataset: checkpoint 'tiny'.*epochs"):
+        utils.cache.default_model("paper", quick=True)

@@ -7,6 +7,7 @@ the subcommand and sets ``func``. Errors the user can fix print one line and exi
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 
@@ -41,9 +42,34 @@ def main(argv: list[str] | None = None) -> int:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"error: {message}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a disk or permission fault: what failed, where, and what to do
+        print(f"error: {os_error_message(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+# What to do about the operating system's errors a user can fix.
+OS_HINTS = {
+    errno.ENOSPC: "the disk is full; free some space or write to another disk",
+    errno.EDQUOT: "the disk quota is used up; free some space or write elsewhere",
+    errno.EACCES: "no permission to write there; choose a folder you own (e.g. --out under your home)",
+    errno.EPERM: "no permission to write there; choose a folder you own",
+    errno.EROFS: "that file system is read-only; choose a writable folder",
+    errno.EISDIR: "that path is a folder; pass a file path",
+    errno.ENOTDIR: "a part of that path is a file, not a folder",
+    errno.EFBIG: "the file grew past the size this system allows",
+}
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line for an OSError: the project's own message, or the system's reason, path and a hint."""
+    if exc.strerror is None:
+        return str(exc)
+    where = f" ({exc.filename})" if exc.filename else ""
+    hint = OS_HINTS.get(exc.errno)
+    return f"{exc.strerror}{where}" + (f"; {hint}" if hint else "")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,134 @@
+"""Run folders: where one training run keeps its checkpoints and logs, and what keeps it safe.
+
+A folder that holds a run is never written over by another run: training into it needs ``resume``
+(continue it) or ``overwrite`` (move it aside to ``FOLDER.old-YYYYmmdd-HHMMSS``, nothing deleted).
+While a run trains, it holds a lock on its folder (:class:`RunLock`, an ``flock`` through the
+``filelock`` package: the kernel releases it when the process ends, however it ends, so a lock of a
+killed process never needs clearing), and a second training on the same folder stops at once with a
+message naming the first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+# Files whose presence means a folder holds (part of) a run.
+RUN_FILES = ("last.pt", "final.pt", "metrics.jsonl", "steps.jsonl")
+LOCK_FILE = ".lock"  # what is locked; stays in place (waiters must share the inode)
+OWNER_FILE = "lock.json"  # who holds the lock: host, pid, start time (for the message)
+
+
+class RunFolderBusy(ValueError):
+    """Another process trains into the same folder; the message names it."""
+
+
+def default_run_name(dataset: str, variant: str, seed: int, now: float | None = None) -> str:
+    """``DATASET_VARIANT_seedN_YYYYmmdd-HHMMSS``: a fresh folder name for each run of the command line."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    return f"{Path(str(dataset)).name.lower()}_{variant}_seed{seed}_{stamp}"
+
+
+def holds_run(folder: str | Path) -> list[str]:
+    """The run files (:data:`RUN_FILES`) in ``folder``; empty when it holds no run."""
+    folder = Path(folder)
+    return [name for name in RUN_FILES if (folder / name).exists()]
+
+
+def _owner(folder: Path) -> str:
+    try:
+        info = json.loads((folder / OWNER_FILE).read_text())
+        return (f"process {info['pid']} on {info['host']}, started {info['started']}"
+                + (f" ({info['command']})" if info.get("command") else ""))
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process"
+
+
+class RunLock:
+    """Hold the lock of a run folder for the whole run: ``with RunLock(folder): train``.
+
+    Acquiring never waits: a folder locked by a live process raises :class:`RunFolderBusy` naming
+    that process (pid, host, start time). The lock is released on exit, on an exception, and by the
+    kernel when the process is killed.
+    """
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self._lock = FileLock(self.folder / LOCK_FILE, timeout=0)
+
+    def acquire(self) -> RunLock:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise RunFolderBusy(f"{self.folder} is in use by {_owner(self.folder)}; wait for it to end, or "
+                                "train into another --out") from None
+        info = {"pid": os.getpid(), "host": socket.gethostname(),
+                "started": time.strftime("%Y-%m-%d %H:%M:%S"), "command": " ".join(sys.argv)[:200]}
+        (self.folder / OWNER_FILE).write_text(json.dumps(info))
+        return self
+
+    def release(self) -> None:
+        if self._lock.is_locked:
+            (self.folder / OWNER_FILE).unlink(missing_ok=True)
+            self._lock.release()
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def check_not_busy(folder: str | Path) -> None:
+    """Raise :class:`RunFolderBusy` if a live process holds ``folder``'s lock; creates nothing.
+
+    Lets a second training fail before it spends time loading its data."""
+    folder = Path(folder)
+    if (folder / LOCK_FILE).is_file():
+        probe = FileLock(folder / LOCK_FILE, timeout=0)
+        try:
+            probe.acquire()
+        except Timeout:
+            raise RunFolderBusy(f"{folder} is in use by {_owner(folder)}; wait for it to end, or "
+                                "train into another --out") from None
+        probe.release()
+
+
+def check_run_folder(folder: str | Path, resume: bool, overwrite: bool) -> None:
+    """Refuse, before anything is loaded or written, what would destroy or mix runs in ``folder``.
+
+    Raises:
+        ValueError: ``folder`` is a file; it holds a run and neither ``resume`` nor ``overwrite`` is
+            set; both are set.
+        RunFolderBusy: another process trains into it.
+    """
+    folder = Path(folder)
+    if resume and overwrite:
+        raise ValueError("--resume continues the run in --out and --overwrite moves it aside; pass one")
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--out {folder} is a file, not a folder; pass a folder for the run's checkpoints")
+    check_not_busy(folder)
+    found = holds_run(folder) if folder.is_dir() else []
+    if found and not resume and not overwrite:
+        raise ValueError(f"{folder} already holds a run ({', '.join(found)}); pass --resume to continue it, "
+                         "--overwrite to move it aside (nothing is deleted), or another --out")
+
+
+def move_aside(folder: str | Path) -> Path | None:
+    """Rename ``folder`` to ``FOLDER.old-YYYYmmdd-HHMMSS`` (a suffix ``-N`` if taken); ``None`` if absent."""
+    folder = Path(folder)
+    if not folder.exists():
+        return None
+    base = folder.with_name(f"{folder.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
+    target, n = base, 1
+    while target.exists():
+        target, n = base.with_name(f"{base.name}-{n}"), n + 1
+    os.rename(folder, target)
+    return target
