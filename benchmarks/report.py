@@ -147,6 +147,10 @@ def to_markdown(result: dict) -> str:
         f"{peak['fma_units']} FMA units x 2 FLOPs x {peak['clock_ghz']:.2f} GHz = {peak['gflops']:.0f} GFLOP/s; "
         f"the best kernel reaches {s['best_kernel_gflops'] / peak['gflops']:.0%} of it.",
         "",
+        *([f"The best kernel beats that figure, so the cores ran faster than the clock the operating system "
+           f"reports: at least {s['best_kernel_gflops'] / (peak['gflops'] / peak['clock_ghz']):.2f} GHz "
+           "(a boost clock), or the lanes and FMA units assumed below are too few.", ""]
+          if s["best_kernel_gflops"] > peak["gflops"] else []),
         *[f"- {line}" for line in peak["how"]],
         "",
     ]

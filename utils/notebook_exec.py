@@ -26,11 +26,13 @@ class Executed:
 
 
 def kernel_env(quick: bool = True) -> dict[str, str]:
-    """The environment of a notebook's kernel: this process's, plus quick mode and the Agg backend."""
+    """The environment of a notebook's kernel: this process's, plus quick mode, the Agg backend and
+    no progress bars."""
     env = dict(os.environ)
     if quick:
         env["GOOGLENET_QUICK"] = "1"
     env.setdefault("MPLBACKEND", "Agg")
+    env.setdefault("TQDM_DISABLE", "1")  # a saved notebook keeps no progress bars (tqdm reads this variable)
     return env
 
 
