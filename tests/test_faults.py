@@ -47,7 +47,12 @@ def start(folder: Path, out: Path, *extra: str, save_delay: float = 0.0) -> subp
 
 
 def finish(proc: subprocess.Popen) -> tuple[int, str]:
-    _, err = proc.communicate(timeout=TIMEOUT)
+    try:
+        _, err = proc.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # leave no orphan behind a failed test
+        proc.communicate()
+        raise
     return proc.returncode, err
 
 
@@ -153,12 +158,11 @@ def test_interrupted_mid_save_resumes_bit_for_bit(reference, tmp_path, sig, save
 def test_a_second_training_on_the_same_folder_fails_at_once_naming_the_first(reference, tmp_path):
     folder, _ = reference
     out = tmp_path / "run"
-    first = start(folder, out, save_delay=3)
+    first = start(folder, out, save_delay=600)  # it stays alive in its first save until killed
     try:
         wait_for(lambda: (out / "lock.json").exists() and logged_steps(out), first, "the first run to start")
-        began = time.monotonic()
         code, err = finish(start(folder, out, "--resume"))
-        assert code == 2 and time.monotonic() - began < 30
+        assert code == 2 and first.poll() is None  # refused while the first one runs
         assert f"in use by process {first.pid}" in err and "started" in err and "Traceback" not in err
         before = logged_steps(out)
         assert before == list(range(1, len(before) + 1))  # the first run's log is untouched
