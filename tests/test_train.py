@@ -111,10 +111,6 @@ def test_ddp_two_cpu_processes_over_gloo(tmp_path):
 
 
 def test_default_model_trains_once_and_waits_for_a_concurrent_trainer(tmp_path):
-    import threading
-
-    from filelock import FileLock
-
     from utils.cache import CACHE_LOCK, _train_once
 
     path, calls = tmp_path / "final.pt", []
@@ -123,15 +119,15 @@ def test_default_model_trains_once_and_waits_for_a_concurrent_trainer(tmp_path):
     assert calls == ["fit"]
     (tmp_path / "b").mkdir()
     other = tmp_path / "b" / "final.pt"
-    someone = FileLock(tmp_path / "b" / CACHE_LOCK)
-    someone.acquire()  # someone else is training: wait, then load theirs
-
-    def finish():
-        other.write_text("theirs")
-        someone.release()
-
-    threading.Timer(0.3, finish).start()
-    _train_once(other, lambda: calls.append("duplicate"))
+    # another notebook's process trains: it holds the lock, writes its model, then lets go
+    someone = subprocess.Popen([sys.executable, "-c", "import time, pathlib; from filelock import FileLock; "
+                                f"lock = FileLock({str(tmp_path / 'b' / CACHE_LOCK)!r}); lock.acquire(); "
+                                "print('held', flush=True); time.sleep(1); "
+                                f"pathlib.Path({str(other)!r}).write_text('theirs'); lock.release()"],
+                               stdout=subprocess.PIPE, text=True)
+    assert someone.stdout.readline().strip() == "held"
+    _train_once(other, lambda: calls.append("duplicate"))  # waits, then finds theirs
+    someone.wait()
     assert calls == ["fit"] and other.read_text() == "theirs"
 
 
