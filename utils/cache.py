@@ -41,7 +41,7 @@ def _train_once(path: Path, fit, timeout: float = -1) -> None:
     if path.is_file():
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(path.with_name(CACHE_LOCK), timeout=timeout):
+    with FileLock(path.with_name(CACHE_LOCK), timeout=timeout, is_singleton=True):
         if not path.is_file():  # a concurrent caller may have finished it while we waited
             fit()
 
