@@ -263,3 +263,47 @@ def test_the_notebooks_cache_refuses_a_model_trained_another_way(tmp_path, monke
     (folder / "final.pt").write_bytes((folder / "last.pt").read_bytes())
     with pytest.raises(ValueError, match="not the notebooks' model .*dataset: checkpoint 'tiny'.*epochs"):
         utils.cache.default_model("paper", quick=True)
+
+
+def test_a_warm_restart_starts_from_the_weights_and_records_where_they_came_from(tmp_path):
+    data = tiny_data()
+    first = train(TINY, "paper", out=tmp_path / "first", data=data, progress=False)
+    parent = torch.load(first["final"], weights_only=True)
+    # zero steps are not allowed, so compare the restart's starting point through its first loss:
+    # the same weights give the same loss on the same first batch, a fresh initialisation does not
+    restart = train(TINY, "paper", out=tmp_path / "second", max_steps=1, log_every=1, data=data, progress=False,
+                    start_from=first["final"])
+    fresh = train(TINY, "paper", out=tmp_path / "fresh", max_steps=1, log_every=1, data=data, progress=False)
+    state = torch.load(tmp_path / "second" / "last.pt", weights_only=True)
+    assert state["step"] == 1 and state["optimizer"]["state"]  # a new optimizer, one step old
+    assert state["start_from"]["path"] == str(first["final"])
+    assert state["start_from"]["step"] == parent["step"] == 6
+    assert state["start_from"]["seconds"] == parent["history"][-1]["seconds"]
+    moved = [k for k, v in state["model"].items() if v.is_floating_point() and not torch.equal(v, parent["model"][k])]
+    assert moved  # one SGD step from the parent
+    distance = sum((state["model"][k] - parent["model"][k]).abs().sum() for k in moved)
+    fresh_state = torch.load(tmp_path / "fresh" / "last.pt", weights_only=True)
+    fresh_distance = sum((fresh_state["model"][k] - parent["model"][k]).abs().sum() for k in moved)
+    assert distance < fresh_distance / 20
+    assert losses(tmp_path / "second") != losses(tmp_path / "fresh")
+    # resuming the restart keeps its origin
+    train(TINY, "paper", out=tmp_path / "second", resume=True, max_steps=2, data=data, progress=False)
+    assert torch.load(tmp_path / "second" / "last.pt", weights_only=True)["start_from"]["step"] == 6
+
+
+def test_a_warm_restart_from_the_wrong_file_is_refused(tmp_path):
+    data = tiny_data()
+    first = train(TINY, "paper", out=tmp_path / "first", data=data, progress=False)
+    with pytest.raises(ValueError, match="holds the 'paper' variant, asked 'torchvision'"):
+        train(TINY, "torchvision", out=tmp_path / "a", data=data, progress=False, start_from=first["final"])
+    other = tiny_data()
+    other.classes = ["x", "y", "z"]
+    with pytest.raises(ValueError, match="trained on the classes"):
+        train(TINY, "paper", out=tmp_path / "b", data=other, progress=False, start_from=first["final"])
+    torch.save({"w": torch.ones(1)}, tmp_path / "weights.pt")
+    with pytest.raises(ValueError, match="lacks model, variant, classes"):
+        train(TINY, "paper", out=tmp_path / "c", data=data, progress=False, start_from=tmp_path / "weights.pt")
+    with pytest.raises(ValueError, match="Pass one of them"):
+        train(TINY, "paper", out=tmp_path / "first", resume=True, data=data, progress=False,
+              start_from=first["final"])
+    assert not any((tmp_path / n).exists() for n in "abc")

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from .checkpoint import (
     checkpoint_config,
     cut_log,
+    load_checkpoint,
     load_training_checkpoint,
     remove_temporaries,
     rng_state,
@@ -249,7 +250,8 @@ def train(config: TrainConfig | None = None, variant: str | None = None, dataset
           out: str | Path | None = None, resume: bool = False, max_steps: int | None = None,
           eval_every: int | None = None, log_every: int = 10, data: DataBundle | None = None,
           progress: bool = True, data_root: str | Path | None = None,
-          polyak_eval_last: int | None = None, overwrite: bool = False) -> dict:
+          polyak_eval_last: int | None = None, overwrite: bool = False,
+          start_from: str | Path | None = None) -> dict:
     """Train ``variant`` on ``dataset`` with ``config``; write metrics and checkpoints under ``out``.
 
     Files in ``out`` (default: a new ``RUNS/DATASET_VARIANT_seedN_YYYYmmdd-HHMMSS``):
@@ -269,6 +271,9 @@ def train(config: TrainConfig | None = None, variant: str | None = None, dataset
         data_root: where Imagenette's photos are (see :func:`utils.imagenette.find`).
         polyak_eval_last: evaluate the Polyak average only in the last this many epochs (it costs a
             second pass over the validation set; on photos that is a quarter of an epoch's time).
+        start_from: a checkpoint of a finished run (its ``final.pt``) whose weights start this one: a
+            warm restart (a new warm-up and schedule from trained weights, as SGDR does), not a
+            resume. Its variant and classes must match; the run it came from is recorded.
 
     Returns:
         ``{"history": [metric rows], "out": Path, "final": Path | None, "step": int}``.
@@ -278,6 +283,9 @@ def train(config: TrainConfig | None = None, variant: str | None = None, dataset
     """
     if max_steps is not None and max_steps < 1:
         raise ValueError(f"max_steps must be at least 1, got {max_steps}")
+    if resume and start_from is not None:
+        raise ValueError("resume continues a run from its own last.pt; start_from begins a new run from another "
+                         "run's weights. Pass one of them")
     if out is None:
         if resume:
             raise ValueError("resume needs out, the folder of the run to continue")
@@ -300,9 +308,13 @@ def train(config: TrainConfig | None = None, variant: str | None = None, dataset
         config = checkpoint_config(state)
         variant = state["variant"]
     config = config or TrainConfig()
-    variant = variant or "paper"
+    warm = load_start(start_from, variant) if start_from is not None else None
+    variant = variant or (warm["variant"] if warm is not None else "paper")
     # bad input fails here, before anything is written
     data = data or load_dataset(dataset, config.image_size, config, data_root)
+    if warm is not None and list(warm["classes"]) != list(data.classes):
+        raise ValueError(f"--start-from {start_from} was trained on the classes {list(warm['classes'])}, the "
+                         f"data has {list(data.classes)}; start from a run on the same classes")
     if state is not None:
         diffs = resume_conflicts(state, data=data)
         if diffs:
@@ -319,14 +331,33 @@ def train(config: TrainConfig | None = None, variant: str | None = None, dataset
         lock = RunLock(out).acquire()
     try:
         return _train_locked(config, variant, data, out, state, rank, world, device, max_steps, eval_every,
-                             log_every, progress, polyak_eval_last, dataset, data_root)
+                             log_every, progress, polyak_eval_last, dataset, data_root, warm)
     finally:
         if lock is not None:
             lock.release()
 
 
+def load_start(path: str | Path, variant: str | None = None) -> dict:
+    """The weights and origin of a finished run's checkpoint, for ``train(start_from=...)``."""
+    state = load_checkpoint(path)
+    missing = [k for k in ("model", "variant", "classes") if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise ValueError(f"{path} lacks {', '.join(missing)}: --start-from needs a final.pt or last.pt that "
+                         "`python -m utils train` wrote")
+    if variant is not None and variant != state["variant"]:
+        raise ValueError(f"--start-from {path} holds the {state['variant']!r} variant, asked {variant!r}; "
+                         "drop --variant or start from a run of that variant")
+    history = state.get("history") or []
+    origin = {"path": str(path), "variant": state["variant"], "dataset": state.get("dataset"),
+              "step": state.get("step"), "epochs": (state.get("config") or {}).get("epochs"),
+              "seconds": history[-1]["seconds"] if history else None,
+              "val_acc": history[-1]["val_acc"] if history else None,
+              "start_from": state.get("start_from")}  # a chain of restarts keeps its whole history
+    return {"model": state["model"], "variant": state["variant"], "classes": state["classes"], "origin": origin}
+
+
 def _train_locked(config, variant, data, out, state, rank, world, device, max_steps, eval_every, log_every,
-                  progress, polyak_eval_last, dataset, data_root) -> dict:
+                  progress, polyak_eval_last, dataset, data_root, warm=None) -> dict:
     ckpt_path = out / "last.pt"
     metrics_file = out / "metrics.jsonl"
     steps_file = out / "steps.jsonl"
@@ -342,6 +373,8 @@ def _train_locked(config, variant, data, out, state, rank, world, device, max_st
 
     torch.manual_seed(config.seed + rank)
     model = build_model(variant, len(data.classes), config).to(device)
+    if warm is not None and state is None:
+        model.load_state_dict(warm["model"])  # before the average is made, so that it starts there too
     averaged = polyak(model, config)
     decay, no_decay = [], []
     for p in model.parameters():
@@ -379,6 +412,7 @@ def _train_locked(config, variant, data, out, state, rank, world, device, max_st
                 "world_size": world, "config": asdict(config), "variant": variant, "dataset": data.name,
                 "dataset_arg": str(dataset), "data_root": None if data_root is None else str(data_root),
                 "polyak_eval_last": polyak_eval_last, "classes": list(data.classes), "image_size": config.image_size,
+                "start_from": warm["origin"] if warm is not None else (state or {}).get("start_from"),
                 "mean": list(data.mean), "std": list(data.std), "history": history}
 
     start = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)

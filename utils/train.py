@@ -58,6 +58,9 @@ def _cli_train(args: argparse.Namespace) -> int:
     overrides = {field: getattr(args, opt) for opt, field in OVERRIDES.items() if getattr(args, opt) is not None}
     if args.out:
         output_folder(args.out)
+    if args.resume and args.start_from:
+        raise ValueError("--resume continues the run in --out; --start-from begins a new run from another "
+                         "run's weights. Pass one of them")
     if args.resume and not args.out:
         raise ValueError("--resume needs --out, the folder of the run to continue")
     out = Path(args.out) if args.out else None
@@ -78,12 +81,14 @@ def _cli_train(args: argparse.Namespace) -> int:
     else:
         dataset = args.dataset or "mnist"
         config = recipe_for(str(dataset), **overrides)
-        variant = args.variant or "paper"
-        out = out or RUNS / default_run_name(dataset, variant, config.seed)
+        variant = args.variant
+        if variant is None and args.start_from is None:
+            variant = "paper"
+        out = out or RUNS / default_run_name(dataset, variant or "restart", config.seed)
         data_root, polyak_eval_last = args.data, args.polyak_eval_last
     result = train(config, variant, dataset, out, resume=args.resume, max_steps=args.max_steps,
                    log_every=args.log_every, data_root=data_root, polyak_eval_last=polyak_eval_last,
-                   overwrite=args.overwrite)
+                   overwrite=args.overwrite, start_from=args.start_from)
     if int(os.environ.get("RANK", "0")) == 0:
         last = result["history"][-1] if result["history"] else {}
         print(json.dumps({"out": str(out), "step": result["step"], "val_acc": last.get("val_acc"),
@@ -107,6 +112,9 @@ def add_cli(subparsers) -> None:
     p.add_argument("--image-size", type=int_in(32, 4096))
     p.add_argument("--out", help="output folder (default: a new runs/DATASET_VARIANT_seedN_YYYYmmdd-HHMMSS)")
     p.add_argument("--resume", action="store_true", help="continue the run in OUT from its last.pt, exactly")
+    p.add_argument("--start-from", metavar="CHECKPOINT",
+                   help="start a new run from the weights of a finished run's final.pt, with a new warm-up and "
+                        "schedule (a warm restart; not --resume)")
     p.add_argument("--overwrite", action="store_true",
                    help="OUT holds a run: move it aside to OUT.old-YYYYmmdd-HHMMSS and start a new one")
     p.add_argument("--max-steps", type=positive_int, help="stop (and checkpoint) after this many steps in total")
