@@ -221,8 +221,16 @@ def test_cli_errors_are_clear(change, message, imagenet_file, photo_file, tmp_pa
     assert message in capsys.readouterr().err
 
 
-def test_read_image_and_pivot(photo_file):
+def test_read_image_and_pivot(photo_file, tmp_path):
     assert A.read_image(photo_file).shape == (96, 96, 3)
+    # a 16-bit grey ramp of mean 0.5: Pillow's own RGB conversion clips it to almost white
+    from PIL import Image
+
+    ramp = np.tile(np.linspace(0, 65535, 64).astype(np.uint16), (16, 1))
+    Image.fromarray(ramp).save(tmp_path / "grey16.png")
+    assert Image.open(tmp_path / "grey16.png").mode.startswith("I")
+    grey = A.read_image(tmp_path / "grey16.png")
+    assert grey.shape == (16, 64, 3) and abs(grey.mean() - 0.5) < 0.01
     long = pd.DataFrame([{"module": m, "branch": b, "v": i} for i, (m, b) in
                          enumerate((m, b) for m in ("inception4a", "inception3a") for b in BRANCHES)])
     wide = A.pivot(long, "v")

@@ -52,17 +52,8 @@ def to_input(images, mean, std) -> torch.Tensor:
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """An image file as (H, W, 3) floats in [0, 1]; clear errors for a missing or unreadable file."""
-    from PIL import Image, UnidentifiedImageError
+    """An image file as (H, W, 3) floats in [0, 1]: :func:`utils.data.read_image` (correct for 16-bit,
+    transparent, CMYK and EXIF-rotated files, clear errors for missing or unreadable ones) as an array."""
+    from .data import read_image as read_tensor
 
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"image {str(path)!r} does not exist; check the path")
-    if not path.is_file():
-        raise ValueError(f"{str(path)!r} is a directory, not an image file; pass a .jpg or .png file")
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"cannot read {str(path)!r} as an image ({type(exc).__name__}); "
-                         "pass a JPEG, PNG or other format Pillow can open") from None
+    return read_tensor(path).permute(1, 2, 0).numpy()
