@@ -167,6 +167,14 @@ def test_korean_note_is_a_faithful_version(english):
                 f"{counterpart(english).name} links {file}; point it at {korean}"
 
 
+def test_the_korean_readme_carries_every_command_of_the_english_one():
+    commands = lambda text: set(re.findall(r"`(make [a-z]+(?: [A-Z_]+=\S+)?)`", text))
+    english, korean = commands(read(ROOT / "README.md")), commands(read(ROOT / "README.ko.md"))
+    assert {"make lab", "make test", "make lab PORT=8890"} <= english  # the pattern finds them
+    assert english - korean == set()
+    assert commands("`make lab NO_BROWSER=1` and `make book`") == {"make lab NO_BROWSER=1", "make book"}
+
+
 def test_summary_differences_are_boxed_in_both_languages():
     ko = {p.name.replace(".ko.md", ".md"): read(p).count(BOX_KO) for p in KOREAN_NOTES}
     en = {p.name: read(p).count(BOX_EN) for p in ENGLISH_NOTES}
