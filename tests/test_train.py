@@ -17,6 +17,7 @@ from utils.__main__ import main
 from utils.data import DataBundle, EvalTransform, TensorImages, TrainTransform
 from utils.model import GoogLeNetOutputs
 from utils.recipe import TrainConfig
+from utils.runs import run_log
 from utils.train import NonFiniteLoss, load_checkpoint, save_checkpoint, total_loss, train
 
 TINY = replace(TrainConfig(), batch_size=8, epochs=2, warmup_steps=2, image_size=32)
@@ -287,8 +288,16 @@ def test_a_warm_restart_starts_from_the_weights_and_records_where_they_came_from
     assert distance < fresh_distance / 20
     assert losses(tmp_path / "second") != losses(tmp_path / "fresh")
     # resuming the restart keeps its origin
-    train(TINY, "paper", out=tmp_path / "second", resume=True, max_steps=2, data=data, progress=False)
-    assert torch.load(tmp_path / "second" / "last.pt", weights_only=True)["start_from"]["step"] == 6
+    train(TINY, "paper", out=tmp_path / "second", resume=True, data=data, progress=False)
+    assert torch.load(tmp_path / "second" / "final.pt", weights_only=True)["start_from"]["step"] == 6
+    # the log of the restart continues its parent's: 2 epochs of 3 steps, then 2 more
+    log = run_log(tmp_path / "second", runs=tmp_path)
+    assert [s["folder"] for s in log["stages"]] == [tmp_path / "first", tmp_path / "second"]
+    assert [(r["stage"], r["step"], r["epoch"]) for r in log["epochs"]] == [(0, 3, 1), (0, 6, 2), (1, 9, 3), (1, 12, 4)]
+    assert [r["step"] for r in log["steps"]] == list(range(1, 13)) and log["stages"][1]["first_step"] == 6
+    seconds = [r["seconds"] for r in log["epochs"]]
+    assert seconds == sorted(seconds) and seconds[2] > parent["history"][-1]["seconds"]
+    assert run_log(tmp_path / "first", runs=tmp_path)["epochs"] == [{**r, "stage": 0} for r in parent["history"]]
 
 
 def test_a_warm_restart_from_the_wrong_file_is_refused(tmp_path):

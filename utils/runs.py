@@ -132,3 +132,86 @@ def move_aside(folder: str | Path) -> Path | None:
         target, n = base.with_name(f"{base.name}-{n}"), n + 1
     os.rename(folder, target)
     return target
+
+
+# ----------------------------------------------------------------------------------------------
+# a run's log across warm restarts
+
+
+def _checkpoint_of(folder: Path) -> dict | None:
+    """The run's final.pt (else last.pt), memory-mapped: only its small fields are read."""
+    import torch
+
+    for name in ("final.pt", "last.pt"):
+        path = folder / name
+        if path.is_file():
+            try:
+                return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            except Exception:  # a damaged file: the log simply stops at this stage
+                return None
+    return None
+
+
+def _parent_folder(origin: dict, runs: Path) -> Path | None:
+    """The folder of the checkpoint a warm restart started from (its recorded path may be relative)."""
+    from .paths import ROOT
+
+    recorded = Path(origin["path"])
+    for candidate in (recorded, ROOT / recorded, runs / recorded.parent.name / recorded.name):
+        if candidate.is_file():
+            return candidate.parent
+    return None
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    rows = []
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:  # a line cut by a kill: the rows before it stand
+                break
+    return rows
+
+
+def run_log(folder: str | Path, runs: Path | None = None) -> dict:
+    """The whole log of a run, with the runs it was warm-restarted from (``train --start-from``) first.
+
+    Each stage's ``metrics.jsonl`` and ``steps.jsonl`` rows get ``stage`` (0 for the first run) and
+    their ``step``, ``epoch`` and ``seconds`` continue the previous stage's (a restart counts from 0 in
+    its own folder). A stage whose folder is not on this machine ends the chain there.
+
+    Returns:
+        ``{"epochs": [...], "steps": [...], "stages": [{"folder", "config", "variant", "steps_per_epoch",
+        "first_step", "first_epoch", "first_seconds"}, ...]}``, oldest stage first.
+    """
+    from .paths import RUNS
+
+    runs = Path(runs or RUNS)
+    chain, folder, seen = [], Path(folder), set()
+    while folder is not None and folder.resolve() not in seen:
+        seen.add(folder.resolve())
+        state = _checkpoint_of(folder)
+        chain.append((folder, state))
+        origin = (state or {}).get("start_from")
+        folder = _parent_folder(origin, runs) if origin else None
+    epochs, steps, stages = [], [], []
+    step0 = epoch0 = seconds0 = 0.0
+    for k, (folder, state) in enumerate(reversed(chain)):
+        rows = _read_jsonl(folder / "metrics.jsonl") or list((state or {}).get("history") or [])
+        losses = _read_jsonl(folder / "steps.jsonl")
+        first = rows[0] if rows else {}
+        per_epoch = round(first["step"] / first["epoch"]) if first.get("step") and first.get("epoch") else None
+        stages.append({"folder": folder, "config": (state or {}).get("config"), "variant": (state or {}).get("variant"),
+                       "steps_per_epoch": per_epoch, "first_step": int(step0), "first_epoch": epoch0,
+                       "first_seconds": seconds0})
+        for row in rows:
+            epochs.append({**row, "stage": k, "step": row.get("step", 0) + step0,
+                           "epoch": row.get("epoch", 0) + epoch0, "seconds": row.get("seconds", 0) + seconds0})
+        steps += [{**row, "stage": k, "step": row["step"] + step0} for row in losses]
+        if rows:
+            last = rows[-1]
+            step0 += last.get("step", 0)
+            epoch0 += last.get("epoch", 0)
+            seconds0 += last.get("seconds", 0)
+    return {"epochs": epochs, "steps": steps, "stages": stages}
