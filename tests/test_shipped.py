@@ -242,3 +242,23 @@ def test_export_command(run, photos, tmp_path, capsys):
     assert main(["export-model", str(tmp_path), "--out", str(out), "--data", str(photos)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: no ") and "final.pt" in err and "\n" not in err
+
+
+def test_a_warm_restart_ships_with_its_whole_history_and_both_commands(run, photos, tmp_path):
+    parent = run[0] / "final.pt"
+    state = torch.load(parent, weights_only=True)
+    folder = tmp_path / "imagenette_paper_restart"
+    folder.mkdir()
+    restart = {**state, "config": {**state["config"], "epochs": 1, "lr": 0.005, "seed": 1},
+               "history": [{"step": 2, "epoch": 1.0, "val_acc": 0.3, "val_acc_polyak": 0.25, "seconds": 5.0}],
+               "start_from": {"path": str(parent), "step": 4, "seconds": 8.5}}
+    torch.save(restart, folder / "final.pt")
+    manifest = shipped.export_model(folder, tmp_path / "m.pt", data=photos, progress=False)
+    # the parent's two epochs (4 and 8.5 s), then the restart's, counted on from them
+    assert [(h["epoch"], h["val_acc"], h["seconds"], h["stage"]) for h in manifest["history"]] == [
+        (1.0, 0.1, 4.0, 0), (2.0, 0.15, 8.5, 0), (3.0, 0.3, 13.5, 1)]
+    first, second = manifest["command"].split(" && ")
+    assert f"--out {run[0]}" in first and "--start-from" not in first
+    assert f"--start-from {parent}" in second and "--epochs 1" in second and "--lr 0.005" in second
+    assert [(s["run"], s["first_epoch"], s["epochs"]) for s in manifest["stages"]] == [
+        ("imagenette_paper_seed0", 0.0, 2), ("imagenette_paper_restart", 2.0, 1)]

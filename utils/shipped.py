@@ -28,6 +28,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .paths import ASSETS, ROOT
+from .runs import checkpoint_of, run_log
 
 SHIPPED = ASSETS / "googlenet_imagenette.pt"
 MAX_BYTES = 16 * 1024 * 1024  # the budget for a file kept in the repository
@@ -165,6 +166,8 @@ def _train_command(run_dir: Path, state: dict) -> str:
     except ValueError:
         shown = run_dir
     parts = ["python -m utils train", f"--dataset {dataset}", f"--variant {state['variant']}", f"--out {shown}"]
+    if state.get("start_from"):
+        parts.append(f"--start-from {state['start_from']['path']}")
     recipe = asdict(recipe_for(dataset))
     flags = {"epochs": "--epochs", "image_size": "--image-size", "seed": "--seed", "batch_size": "--batch-size",
              "lr": "--lr", "lr_decay_every_epochs": "--decay-every"}
@@ -243,6 +246,12 @@ def export_model(run_dir: str | os.PathLike, out: str | os.PathLike = SHIPPED, d
 
     names = dict(zip(WNIDS, NAMES, strict=True))
     history = state.get("history") or []
+    log = run_log(run_dir)  # a warm restart's log continues the run it started from
+    stages = log["stages"] if len(log["stages"]) > 1 else []
+    if stages:
+        history = log["epochs"]
+        commands = [_train_command(st["folder"], checkpoint_of(st["folder"]) or {}) for st in stages[:-1]]
+        command = command or " && ".join([*commands, _train_command(run_dir, state)])
     manifest = {
         "file": out.name,
         "sha256": digest,
@@ -269,7 +278,11 @@ def export_model(run_dir: str | os.PathLike, out: str | os.PathLike = SHIPPED, d
         "command": command or _train_command(run_dir, state),
         "recipe": config,
         "history": [{"epoch": row.get("epoch"), "val_acc": row.get("val_acc"),
-                     "val_acc_polyak": row.get("val_acc_polyak"), "seconds": row.get("seconds")} for row in history],
+                     "val_acc_polyak": row.get("val_acc_polyak"), "seconds": row.get("seconds"),
+                     **({"stage": row["stage"]} if stages else {})} for row in history],
+        **({"stages": [{"run": st["folder"].name, "first_epoch": st["first_epoch"],
+                        "epochs": (st["config"] or {}).get("epochs"), "lr": (st["config"] or {}).get("lr"),
+                        "seed": (st["config"] or {}).get("seed")} for st in stages]} if stages else {}),
         "training_seconds": history[-1].get("seconds") if history else None,
     }
     text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
