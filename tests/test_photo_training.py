@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
@@ -81,7 +81,7 @@ def test_training_log_reads_the_run_folder_and_falls_back_to_the_manifest(tmp_pa
     (tmp_path / "r" / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"step": 5, "va')
     (tmp_path / "r" / "steps.jsonl").write_text(json.dumps({"step": 10, "loss": 1.5}) + "\n")
     epochs, steps = P.training_log({"history": history}, run="r")
-    assert epochs == rows and steps == [{"step": 10, "loss": 1.5}]
+    assert epochs == [{**r, "stage": 0} for r in rows] and steps == [{"step": 10, "loss": 1.5, "stage": 0}]
 
 
 def _imagenette_folder(root, sizes=((40, 60), (50, 30))):
@@ -182,3 +182,23 @@ def test_recipe_of_reads_the_checkpoint_config_or_falls_back():
     assert P.recipe_of({"config": asdict(config)}) == config  # tuples survive the JSON-style lists
     assert P.recipe_of({"recipe": json.loads(json.dumps(asdict(config)))}) == config
     assert P.recipe_of({"recipe": "imagenette_recipe()"}) == imagenette_recipe()
+
+
+def test_learning_rates_follow_each_stage_of_a_warm_restart(tmp_path, monkeypatch):
+    monkeypatch.setattr(P, "RUNS", tmp_path)
+    first = asdict(replace(imagenette_recipe(), lr=0.02, warmup_steps=2, epochs=2))
+    second = asdict(replace(imagenette_recipe(), lr=0.01, warmup_steps=2, epochs=1))
+    for name, config, origin in (("a", first, None), ("b", second, {"path": str(tmp_path / "a" / "final.pt")})):
+        (tmp_path / name).mkdir()
+        rows = [{"step": 3 * (e + 1), "epoch": float(e + 1), "val_acc": 0.5, "seconds": 1.0 + e}
+                for e in range(config["epochs"])]
+        (tmp_path / name / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        torch.save({"config": config, "variant": "paper", "start_from": origin}, tmp_path / name / "final.pt")
+    rates = P.learning_rates("b")
+    assert [s for s, _ in rates] == list(range(9))  # 2 epochs of 3 steps, then 1 epoch
+    # by hand: warm-up (s + 1) / 2, then a half cosine over the steps after it; the restart warms up again
+    expected = [0.01, 0.02, 0.02, 0.02 * 0.5 * (1 + np.cos(np.pi / 4)), 0.01, 0.02 * 0.5 * (1 + np.cos(np.pi * 3 / 4)),
+                0.005, 0.01, 0.01]
+    np.testing.assert_allclose([r for _, r in rates], expected, rtol=1e-12)
+    epochs, _ = P.training_log({}, run="b")
+    assert [(r["stage"], r["epoch"], r["step"]) for r in epochs] == [(0, 1.0, 3), (0, 2.0, 6), (1, 3.0, 9)]

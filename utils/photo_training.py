@@ -14,7 +14,6 @@ validation photos (:func:`head_accuracies`) and the gradient each loss sends to 
 
 from __future__ import annotations
 
-import json
 import re
 import tempfile
 from pathlib import Path
@@ -24,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .paths import RUNS
+from .runs import run_log
 
 RUN_NAME = "imagenette_paper_seed0"  # the run the shipped model comes from (python -m utils train ...)
 TRAIN_COMMAND = "python -m utils train --dataset imagenette --variant paper --polyak-eval-last 3"
@@ -134,14 +134,14 @@ def recipe_of(meta: dict):
 def training_log(meta: dict, run: str = RUN_NAME) -> tuple[list[dict], list[dict]]:
     """``(epochs, steps)`` of the model's training run.
 
-    ``epochs``: one row per evaluation (step, epoch, lr, train_loss, val_acc, val_acc_polyak, seconds),
-    from the run folder's ``metrics.jsonl`` when it is there, else the history the manifest or the
-    checkpoint carries. ``steps``: the loss every 10 steps from ``steps.jsonl`` (empty when only the
-    manifest is available, unless it carries them under ``"steps"``).
+    ``epochs``: one row per evaluation (step, epoch, lr, train_loss, val_acc, val_acc_polyak, seconds,
+    stage), from the run folder's ``metrics.jsonl`` when it is there, with the logs of the runs it was
+    warm-restarted from before its own (:func:`utils.runs.run_log`), else the history the manifest or
+    the checkpoint carries. ``steps``: the loss every 10 steps from ``steps.jsonl`` (empty when only
+    the manifest is available, unless it carries them under ``"steps"``).
     """
-    folder = RUNS / run
-    epochs = _read_jsonl(folder / "metrics.jsonl")
-    steps = _read_jsonl(folder / "steps.jsonl")
+    log = run_log(RUNS / run, runs=RUNS)
+    epochs, steps = log["epochs"], log["steps"]
     history = list(meta.get("history") or [])
     if len(history) > len(epochs):  # the manifest or checkpoint knows more than this machine's run folder
         epochs = history
@@ -150,16 +150,21 @@ def training_log(meta: dict, run: str = RUN_NAME) -> tuple[list[dict], list[dict
     return epochs, steps
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            break  # a line being written by a run in progress
-    return rows
+def learning_rates(run: str = RUN_NAME) -> list[tuple[int, float]]:
+    """``(step, learning rate)`` at every step of the run and of the runs it was warm-restarted from,
+    as each one's recipe sets it (:func:`utils.loop.lr_factor`); empty when the run folder is missing."""
+    from .loop import lr_factor
+    from .recipe import TrainConfig
+
+    rates = []
+    for stage in run_log(RUNS / run, runs=RUNS)["stages"]:
+        if not stage["config"] or not stage["steps_per_epoch"]:
+            continue
+        config = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in stage["config"].items()})
+        per_epoch = stage["steps_per_epoch"]
+        rates += [(stage["first_step"] + s, config.lr * lr_factor(s, per_epoch, config))
+                  for s in range(per_epoch * config.epochs)]
+    return rates
 
 
 # ----------------------------------------------------------------------------------------------

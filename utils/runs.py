@@ -138,7 +138,7 @@ def move_aside(folder: str | Path) -> Path | None:
 # a run's log across warm restarts
 
 
-def _checkpoint_of(folder: Path) -> dict | None:
+def checkpoint_of(folder: Path) -> dict | None:
     """The run's final.pt (else last.pt), memory-mapped: only its small fields are read."""
     import torch
 
@@ -191,12 +191,12 @@ def run_log(folder: str | Path, runs: Path | None = None) -> dict:
     chain, folder, seen = [], Path(folder), set()
     while folder is not None and folder.resolve() not in seen:
         seen.add(folder.resolve())
-        state = _checkpoint_of(folder)
+        state = checkpoint_of(folder)
         chain.append((folder, state))
         origin = (state or {}).get("start_from")
         folder = _parent_folder(origin, runs) if origin else None
     epochs, steps, stages = [], [], []
-    step0 = epoch0 = seconds0 = 0.0
+    step0, epoch0, seconds0 = 0, 0.0, 0.0
     for k, (folder, state) in enumerate(reversed(chain)):
         rows = _read_jsonl(folder / "metrics.jsonl") or list((state or {}).get("history") or [])
         losses = _read_jsonl(folder / "steps.jsonl")
@@ -205,9 +205,10 @@ def run_log(folder: str | Path, runs: Path | None = None) -> dict:
         stages.append({"folder": folder, "config": (state or {}).get("config"), "variant": (state or {}).get("variant"),
                        "steps_per_epoch": per_epoch, "first_step": int(step0), "first_epoch": epoch0,
                        "first_seconds": seconds0})
-        for row in rows:
-            epochs.append({**row, "stage": k, "step": row.get("step", 0) + step0,
-                           "epoch": row.get("epoch", 0) + epoch0, "seconds": row.get("seconds", 0) + seconds0})
+        offsets = {"step": step0, "epoch": epoch0, "seconds": seconds0}
+        for row in rows:  # a key the row lacks stays absent
+            epochs.append({**row, "stage": k, **{key: row[key] + off for key, off in offsets.items()
+                                                 if row.get(key) is not None and k > 0}})
         steps += [{**row, "stage": k, "step": row["step"] + step0} for row in losses]
         if rows:
             last = rows[-1]
