@@ -68,3 +68,18 @@ def test_the_mnist_recipe_changes_only_what_it_names_and_says_why():
         assert rows[name].startswith("MNIST:") and "(default " in rows[name], rows[name]
     assert rows["momentum"].startswith("§6")
     assert mnist_recipe(epochs=3).epochs == 3
+
+
+def test_the_restart_recipe_names_its_three_changes_on_top_of_imagenettes():
+    from dataclasses import fields
+
+    from utils.recipe import IMAGENETTE_RESTART_CHANGES, imagenette_recipe, imagenette_restart_recipe
+
+    first, restart = imagenette_recipe(), imagenette_restart_recipe()
+    changed = {f.name for f in fields(TrainConfig) if getattr(first, f.name) != getattr(restart, f.name)}
+    assert changed == set(IMAGENETTE_RESTART_CHANGES) == {"epochs", "lr", "seed"}
+    assert (restart.epochs, restart.lr, restart.seed) == (10, 0.01, 1) and restart.image_size == 112
+    rows = {name: source for name, _, source in recipe_table(restart, dataset="imagenette-restart")}
+    # lr 0.01 is also TrainConfig's default: the restart's reason is still the one shown
+    assert all(rows[name].startswith("restart:") for name in changed), rows
+    assert rows["image_size"].startswith("Imagenette") and rows["momentum"].startswith("§6")

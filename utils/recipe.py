@@ -145,12 +145,29 @@ IMAGENETTE_CHANGES: dict[str, tuple[object, str]] = {
     "polyak_decay": (0.998, "Imagenette: 2,220 steps in all; 0.998 averages over about 500 (3 epochs)"),
 }
 
-CHANGES = {"mnist": MNIST_CHANGES, "imagenette": IMAGENETTE_CHANGES}
+# A second cosine cycle from the first run's final weights (`python -m utils train --start-from ...`):
+# a warm restart (SGDR, Loshchilov & Hutter 2017) when one short cycle ends below its target.
+IMAGENETTE_RESTART_CHANGES: dict[str, tuple[object, str]] = {
+    "epochs": (10, "restart: a second cosine cycle of 10 epochs from the first run's final weights "
+                   "(SGDR's warm restart), 25 epochs in all"),
+    "lr": (0.01, "restart: half the first cycle's peak, so that the warm-up does not throw the trained "
+                 "weights far from where they are"),
+    "seed": (1, "restart: a new order of the photos and new augmentation draws"),
+}
+
+CHANGES = {"mnist": MNIST_CHANGES, "imagenette": IMAGENETTE_CHANGES,
+           "imagenette-restart": IMAGENETTE_CHANGES | IMAGENETTE_RESTART_CHANGES}
 
 
 def imagenette_recipe(**changes) -> TrainConfig:
     """:class:`TrainConfig` with :data:`IMAGENETTE_CHANGES` applied (then ``changes``)."""
     return replace(TrainConfig(), **({k: v for k, (v, _) in IMAGENETTE_CHANGES.items()} | changes))
+
+
+def imagenette_restart_recipe(**changes) -> TrainConfig:
+    """:func:`imagenette_recipe` with :data:`IMAGENETTE_RESTART_CHANGES` (then ``changes``): the
+    recipe of a warm restart from a finished Imagenette run."""
+    return imagenette_recipe(**({k: v for k, (v, _) in IMAGENETTE_RESTART_CHANGES.items()} | changes))
 
 
 def recipe_for(dataset: str, **changes) -> TrainConfig:
@@ -166,9 +183,9 @@ def recipe_for(dataset: str, **changes) -> TrainConfig:
 def recipe_table(config: TrainConfig | None = None, dataset: str = "mnist") -> list[tuple[str, object, str]]:
     """Rows ``(field, value, source)`` for every field of ``config`` (the defaults if omitted).
 
-    A field that differs from :class:`TrainConfig`'s default by an entry of the dataset's changes
-    (:data:`MNIST_CHANGES` or :data:`IMAGENETTE_CHANGES`) gets that entry's reason, followed by the
-    default it replaces.
+    A field set to the value an entry of the dataset's changes names (:data:`MNIST_CHANGES`,
+    :data:`IMAGENETTE_CHANGES`, or for ``"imagenette-restart"`` those with
+    :data:`IMAGENETTE_RESTART_CHANGES`) gets that entry's reason, followed by the default it replaces.
     """
     config = config or TrainConfig()
     default = TrainConfig()
@@ -177,7 +194,7 @@ def recipe_table(config: TrainConfig | None = None, dataset: str = "mnist") -> l
     for f in fields(config):
         value, source = getattr(config, f.name), SOURCES[f.name]
         change = named.get(f.name)
-        if value != getattr(default, f.name) and change is not None and value == change[0]:
+        if change is not None and value == change[0]:
             source = f"{change[1]} (default {getattr(default, f.name)}: {source})"
         rows.append((f.name, value, source))
     return rows
