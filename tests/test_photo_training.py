@@ -202,3 +202,9 @@ def test_learning_rates_follow_each_stage_of_a_warm_restart(tmp_path, monkeypatc
     np.testing.assert_allclose([r for _, r in rates], expected, rtol=1e-12)
     epochs, _ = P.training_log({}, run="b")
     assert [(r["stage"], r["epoch"], r["step"]) for r in epochs] == [(0, 1.0, 3), (0, 2.0, 6), (1, 3.0, 9)]
+    # each stage's recipe, from the run folders, then from a manifest alone
+    assert [(name, c.epochs, c.lr) for name, c in P.stage_recipes({}, run="b")] == [("a", 2, 0.02), ("b", 1, 0.01)]
+    manifest = {"stages": [{"run": "a", "recipe": first}, {"run": "b", "recipe": second}], "recipe": second}
+    monkeypatch.setattr(P, "RUNS", tmp_path / "elsewhere")
+    assert [(name, c.epochs) for name, c in P.stage_recipes(manifest, run="b")] == [("a", 2), ("b", 1)]
+    assert [(name, c.epochs) for name, c in P.stage_recipes({"recipe": second}, run="b")] == [("b", 1)]

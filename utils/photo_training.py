@@ -150,6 +150,24 @@ def training_log(meta: dict, run: str = RUN_NAME) -> tuple[list[dict], list[dict
     return epochs, steps
 
 
+def stage_recipes(meta: dict, run: str = RUN_NAME) -> list[tuple[str, object]]:
+    """``(run name, TrainConfig)`` of each stage of the model's training, oldest first: one stage for a
+    single run, two or more after warm restarts. From the run folders when this machine has them,
+    else from the manifest's ``stages``, else ``[(run, recipe_of(meta))]``."""
+    from .recipe import TrainConfig
+
+    def config(given: dict) -> TrainConfig:
+        return TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in given.items()})
+
+    stages = run_log(RUNS / run, runs=RUNS)["stages"]
+    if stages and all(st["config"] for st in stages) and (stages[-1]["folder"] / "final.pt").is_file():
+        return [(st["folder"].name, config(st["config"])) for st in stages]
+    given = meta.get("stages") or []
+    if given and all(isinstance(st.get("recipe"), dict) for st in given):
+        return [(st["run"], config(st["recipe"])) for st in given]
+    return [(run, recipe_of(meta))]
+
+
 def learning_rates(run: str = RUN_NAME) -> list[tuple[int, float]]:
     """``(step, learning rate)`` at every step of the run and of the runs it was warm-restarted from,
     as each one's recipe sets it (:func:`utils.loop.lr_factor`); empty when the run folder is missing."""

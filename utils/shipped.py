@@ -282,7 +282,8 @@ def export_model(run_dir: str | os.PathLike, out: str | os.PathLike = SHIPPED, d
                      **({"stage": row["stage"]} if stages else {})} for row in history],
         **({"stages": [{"run": st["folder"].name, "first_epoch": st["first_epoch"],
                         "epochs": (st["config"] or {}).get("epochs"), "lr": (st["config"] or {}).get("lr"),
-                        "seed": (st["config"] or {}).get("seed")} for st in stages]} if stages else {}),
+                        "seed": (st["config"] or {}).get("seed"), "recipe": st["config"]}
+                       for st in stages]} if stages else {}),
         "training_seconds": history[-1].get("seconds") if history else None,
     }
     text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
