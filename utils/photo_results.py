@@ -2,8 +2,8 @@
 notebooks 05 (§7, Table 3) and 06 (§4's branches) measure with them.
 
 * :func:`photo_model` is the network trained on Imagenette's photos (the shipped model, else the
-  newest end-of-epoch snapshot of the training run); :func:`snapshots` lists a run's snapshots for a
-  snapshot ensemble.
+  newest checkpoint of the training run, as :mod:`utils.photo_training` finds it); :func:`snapshots`
+  lists a run's snapshots for a snapshot ensemble.
 * :func:`validation_photos` decodes Imagenette's validation photos (all, or a seeded subset) and
   never downloads: without the photos it raises FileNotFoundError saying how to get them.
 * :func:`table3_photos` is Table 3's experiment on them (1, 10, 144 crops; mirrors; mean vs max;
@@ -28,8 +28,8 @@ from torch import nn
 from . import imagenette
 from .hooks import BRANCH_LABELS, BRANCHES, branch_names, record_activations
 from .paths import RUNS
+from .photo_training import RUN_NAME as RUN  # the training run the shipped model comes from
 
-RUN = "imagenette_paper_seed0"  # the paper variant trained by `python -m utils train --dataset imagenette`
 SNAPSHOT_FILE = re.compile(r"snap_(\d+)\.pt$")
 GET_PHOTOS = ("Imagenette's photos are not on this machine. `python -m utils train --dataset imagenette` downloads "
               "them (about 340 MB into ~/.cache/googlenet-companion); or pass a folder with train/ and val/ "
@@ -92,31 +92,17 @@ def load_snapshot(path: str | Path, weights: str = "averaged") -> tuple[nn.Modul
 
 
 def photo_model(run: str = RUN) -> tuple[nn.Module, dict]:
-    """The paper variant trained on Imagenette: the shipped model (``utils.shipped``) when it is
-    there, else the newest snapshot of ``run``. ``meta["source"]`` says which.
+    """The paper variant trained on Imagenette: :func:`utils.photo_training.photo_model` (the shipped
+    model when it is there, else the newest checkpoint of ``run``), with the classes' readable
+    ``names``. ``meta["source"]`` says which.
 
     Raises:
         FileNotFoundError: neither exists; the message says how to train one.
     """
-    try:
-        from .shipped import load_shipped
-    except ImportError:
-        load_shipped = None
-    if load_shipped is not None:
-        try:
-            model, meta = load_shipped()
-        except FileNotFoundError:
-            pass
-        else:
-            meta = dict(meta)
-            meta.setdefault("source", "the shipped Imagenette model (assets/)")
-            meta.setdefault("names", _names(meta["classes"]))
-            return model.eval(), meta
-    found = snapshots(run)
-    if not found:
-        raise FileNotFoundError("no Imagenette model on this machine (no shipped model in assets/, no snapshot in "
-                                f"runs/{run}_snapshots); train one with `python -m utils train --dataset imagenette`")
-    return load_snapshot(found[max(found)])
+    from .photo_training import photo_model as trained_model
+
+    model, meta = trained_model(run=run)
+    return model, {**meta, "names": meta.get("names") or _names(meta["classes"])}
 
 
 def reader_model() -> tuple[nn.Module, dict]:
