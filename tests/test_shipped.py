@@ -262,3 +262,14 @@ def test_a_warm_restart_ships_with_its_whole_history_and_both_commands(run, phot
     assert f"--start-from {parent}" in second and "--epochs 1" in second and "--lr 0.005" in second
     assert [(s["run"], s["first_epoch"], s["epochs"]) for s in manifest["stages"]] == [
         ("imagenette_paper_seed0", 0.0, 2), ("imagenette_paper_restart", 2.0, 1)]
+
+
+def test_export_at_a_larger_test_size_measures_by_that_size(run, photos, tmp_path, monkeypatch):
+    seen = []
+    real = shipped.protocol_input
+    monkeypatch.setattr(shipped, "protocol_input", lambda img, size, *a: seen.append(size) or real(img, size, *a))
+    m = shipped.export_model(run[0], tmp_path / "big.pt", data=photos, progress=False, image_size=48)
+    assert (m["image_size"], m["train_image_size"]) == (48, SIZE) and set(seen) == {48}
+    assert "round(image_size / eval_crop_fraction) = 55 px" in m["eval_protocol"]  # 48 / 0.875 = 54.9
+    with pytest.raises(ValueError, match="below GoogLeNet's minimum"):
+        shipped.export_model(run[0], tmp_path / "small.pt", data=photos, progress=False, image_size=16)

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .cli_checks import int_in
 from .paths import ASSETS, ROOT
 from .runs import checkpoint_of, run_log
 
@@ -180,13 +181,19 @@ def _train_command(run_dir: Path, state: dict) -> str:
 
 
 def export_model(run_dir: str | os.PathLike, out: str | os.PathLike = SHIPPED, data: str | os.PathLike | None = None,
-                 command: str | None = None, progress: bool = True, weights: str = "polyak") -> dict:
+                 command: str | None = None, progress: bool = True, weights: str = "polyak",
+                 image_size: int | None = None) -> dict:
     """Ship the network of ``run_dir/final.pt``: fp16 weights at ``out``, a manifest beside.
 
     ``weights="polyak"`` ships the Polyak average (§6's final model); ``"raw"`` the last SGD weights,
     for a run whose schedule already anneals to 0 so that the average, which still remembers the
     weights of earlier, larger steps, validates lower (the manifest records which, and both
     accuracies of the run's last evaluation).
+
+    ``image_size`` is the input size the manifest's protocol evaluates at (default: the training
+    size). Training on random crops of 35-100% of a photo shows objects larger than a centre crop of
+    the same size does; testing at a larger size makes up for it ("FixRes", Touvron et al. 2019).
+    The manifest keeps the training size as ``train_image_size``.
 
     ``val_top1`` is measured on every validation photo (found by :func:`utils.imagenette.locate`, or
     ``data``) with the weights read back from ``out``, so it is the number of the file, not of the
@@ -224,7 +231,10 @@ def export_model(run_dir: str | os.PathLike, out: str | os.PathLike = SHIPPED, d
 
     classes = [str(c) for c in state["classes"]]
     config = dict(state["config"])
-    image_size = int(state["image_size"])
+    train_size = int(state["image_size"])
+    image_size = int(image_size or train_size)
+    if image_size < 32:
+        raise ValueError(f"image_size {image_size} is below GoogLeNet's minimum of 32")
     mean, std = [float(m) for m in state["mean"]], [float(s) for s in state["std"]]
     fraction = float(config.get("eval_crop_fraction", 0.875))
     files, labels = validation_files(folder, classes)
@@ -263,6 +273,7 @@ def export_model(run_dir: str | os.PathLike, out: str | os.PathLike = SHIPPED, d
         "names": [names.get(c, c) for c in classes],
         "aux_logits": any(k.startswith(AUX_PREFIXES) for k in weights),
         "image_size": image_size,
+        "train_image_size": train_size,
         "mean": mean,
         "std": std,
         "eval_crop_fraction": fraction,
@@ -330,7 +341,7 @@ def load_shipped(path: str | os.PathLike | None = None) -> tuple[nn.Module, dict
 def _export_cli(args: argparse.Namespace) -> int:
     out = args.out or SHIPPED
     m = export_model(args.run_dir, out, data=args.data, command=args.command, progress=not args.quiet,
-                     weights=args.weights)
+                     weights=args.weights, image_size=args.image_size)
     print(f"wrote {out} ({m['bytes'] / 2**20:.1f} MiB, {m['variant']} variant, "
           f"{'with' if m['aux_logits'] else 'without'} aux heads) and {manifest_path(out).name}: "
           f"val top-1 {m['val_top1']:.2%} on {m['val_images']} photos at {m['image_size']} px")
@@ -349,5 +360,8 @@ def add_cli(subparsers) -> None:
                                                    "the checkpoint)")
     p.add_argument("--weights", choices=("polyak", "raw"), default="polyak",
                    help="ship the Polyak average (§6, default) or the last raw weights")
+    p.add_argument("--image-size", type=int_in(32, 4096), default=None,
+                   help="the input size the manifest evaluates at (default: the training size; a larger one "
+                        "makes up for training on random crops)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_export_cli)
