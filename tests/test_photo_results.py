@@ -179,3 +179,20 @@ def test_table3_summary_reads_each_row_it_names():
     assert "top-1 error is 0.0% with the centre crop (whole photo resized: 100.0%)" in text
     assert "and 25.0% with 10 crops (higher by 25.0 points)" in text
     assert "without mirrors 10 crops give 0.0%, and the max over crops instead of the mean 25.0%" in text
+
+
+class _SizeDetector(torch.nn.Module):
+    """Answers class 1 for a 48-pixel input and class 0 otherwise: shows which size reached it."""
+
+    def forward(self, x):
+        hit = float(x.shape[-1] == 48 and x.shape[-2] == 48)
+        return torch.tensor([[1 - hit, hit]]).expand(len(x), 2)
+
+
+def test_test_sizes_feeds_each_size_and_scores_it():
+    images = torch.randint(0, 256, (5, 3, 64, 64), dtype=torch.uint8)
+    labels = torch.tensor([1, 1, 1, 1, 0])
+    table = pr.test_sizes(_SizeDetector(), images, labels, (32, 48), 0.875, (0.5,) * 3, (0.5,) * 3, batch_size=2)
+    assert table["input size"].tolist() == [32, 48] and table["resized to"].tolist() == [37, 55]
+    # at 32 every answer is 0: 1 of 5 right (80% error); at 48 every answer is 1: 4 of 5 right
+    assert table["top1_error_pct"].round(6).tolist() == [80.0, 20.0] and table["photos"].tolist() == [5, 5]

@@ -179,6 +179,37 @@ def validation_photos(size: int = 224, num: int | None = None, seed: int = 0, da
     return images, torch.tensor([labels[i] for i in index])
 
 
+@torch.inference_mode()
+def test_sizes(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, sizes: Sequence[int],
+               crop_fraction: float, mean, std, batch_size: int = 100) -> pd.DataFrame:
+    """Top-1 of one centre crop at several input sizes (the shipped model's protocol at each size).
+
+    A network trained on random crops of 35-100% of a photo sees its objects larger than one
+    centre crop of the same size shows them; testing at a larger size makes up for that (Touvron
+    et al. 2019, "FixRes"), much as §7 tests at four scales.
+
+    Args:
+        images: (N, 3, H, W) uint8 photos; each is resized to ``round(size / crop_fraction)`` and
+            centre-cropped to ``size`` (:func:`utils.shipped.protocol_input`).
+
+    Returns:
+        One row per size: ``input size``, ``resized to``, ``top1_error_pct``, ``photos``.
+    """
+    from .shipped import protocol_input
+
+    model.eval()
+    rows = []
+    for size in sizes:
+        correct = 0
+        for start in range(0, len(images), batch_size):
+            x = torch.stack([protocol_input(img, size, crop_fraction, mean, std)
+                             for img in images[start:start + batch_size]])
+            correct += int((model(x).argmax(1) == labels[start:start + batch_size]).sum())
+        rows.append({"input size": size, "resized to": round(size / crop_fraction),
+                     "top1_error_pct": 100 * (1 - correct / len(images)), "photos": len(images)})
+    return pd.DataFrame(rows)
+
+
 def as_float_hwc(images: torch.Tensor) -> np.ndarray:
     """uint8 (N, 3, H, W) -> float32 (N, H, W, 3) in [0, 1], the layout of :mod:`utils.activations`."""
     return (images.permute(0, 2, 3, 1).float() / 255.0).numpy()
