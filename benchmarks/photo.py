@@ -1,10 +1,12 @@
 """The photo model's headline: wall time, the validation curve and time to 80% top-1 on Imagenette.
 
-Training the paper variant takes about an hour on 2 cores, so the benchmark does not train: it reads
-the shipped model's manifest (``assets/googlenet_imagenette.json``, whose history is the run's own
-per-epoch evaluation on all 3,925 validation photos) and, where they exist on this machine, the
-``metrics.jsonl`` of other Imagenette runs under ``runs/`` (the torchvision variant with the same
-recipe). Every number here comes from those files.
+Training the paper variant takes more than an hour on 2 cores, so the benchmark does not train: it
+reads the shipped model's manifest (``assets/googlenet_imagenette.json``, whose history is the run's
+own per-epoch evaluation on all 3,925 validation photos, at the training size, with the run it was
+warm-restarted from) and, where they exist on this machine, the ``metrics.jsonl`` of the Imagenette
+runs under ``runs/`` (joined across warm restarts by :func:`utils.runs.run_log`). Every number here
+comes from those files. The manifest's ``val_top1`` may be measured at a larger size than the curve
+(``image_size`` against ``train_image_size``); the headline says which reached the target.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 from pathlib import Path
 
 from utils.paths import ASSETS, RUNS
+from utils.runs import run_log
 
 TARGET = 0.80  # issue target: top-1 on all validation photos
 
@@ -31,10 +34,6 @@ def curve_summary(history: list[dict], target: float = TARGET) -> dict:
             "time_to_target_s": hit.get("seconds") if hit else None, "epoch_to_target": hit["epoch"] if hit else None}
 
 
-def _read_metrics(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def run(manifest: Path = ASSETS / "googlenet_imagenette.json", runs: Path = RUNS) -> dict:
     """The shipped model's numbers and every Imagenette run's curve found under ``runs``."""
     out: dict = {"target": TARGET, "shipped": None, "runs": []}
@@ -45,9 +44,16 @@ def run(manifest: Path = ASSETS / "googlenet_imagenette.json", runs: Path = RUNS
                           "training_seconds": m.get("training_seconds"),
                           "curve": [{"epoch": r["epoch"], "val_acc": r["val_acc"],
                                      "val_acc_polyak": r.get("val_acc_polyak")} for r in m.get("history", [])],
+                          "train_image_size": m.get("train_image_size", m["image_size"]),
                           **curve_summary(m.get("history", []))}
+        s = out["shipped"]
+        s["target_by"] = "curve" if s["time_to_target_s"] is not None else None
+        if s["time_to_target_s"] is None and s["val_top1"] >= TARGET and s["training_seconds"]:
+            # the curve is the training-time evaluation (at the training size); the manifest's own
+            # measurement, by its protocol, reaches the target with the final weights
+            s["time_to_target_s"], s["epoch_to_target"], s["target_by"] = s["training_seconds"], s["epochs"], "manifest"
     for metrics in sorted(Path(runs).glob("imagenette_*/metrics.jsonl")):
-        history = _read_metrics(metrics)
+        history = run_log(metrics.parent, runs=Path(runs))["epochs"]  # a warm restart with its first run
         out["runs"].append({"run": metrics.parent.name, **curve_summary(history),
                             "curve": [round(r["val_acc"], 3) for r in history]})
     return out
@@ -58,9 +64,15 @@ def markdown(result: dict) -> str:
     s = result.get("shipped")
     if s is None:
         return "\n".join(lines + ["No shipped model (assets/googlenet_imagenette.json) on this machine."])
-    reached = (f"reached {s['time_to_target_s'] / 60:.0f} min into training (epoch {s['epoch_to_target']:g})"
-               if s["time_to_target_s"] is not None else
-               f"not reached: best {s['best_val_acc']:.1%} at epoch {s['best_epoch']:g} of {s['epochs']:g}")
+    if s.get("target_by") == "manifest":
+        reached = (f"reached at the end of training, {s['time_to_target_s'] / 60:.0f} min (epoch "
+                   f"{s['epoch_to_target']:g}), by the manifest's protocol at {s['image_size']} px; the "
+                   f"evaluation during training, at {s['train_image_size']} px, peaked at {s['best_val_acc']:.1%} "
+                   f"(epoch {s['best_epoch']:g})")
+    elif s["time_to_target_s"] is not None:
+        reached = f"reached {s['time_to_target_s'] / 60:.0f} min into training (epoch {s['epoch_to_target']:g})"
+    else:
+        reached = f"not reached: best {s['best_val_acc']:.1%} at epoch {s['best_epoch']:g} of {s['epochs']:g}"
     lines += [
         f"Shipped: the {s['variant']} variant at {s['image_size']} px, {s['val_top1']:.2%} top-1 on "
         f"{s['val_images']:,} validation photos ({s['weights']}), trained in "

@@ -220,3 +220,13 @@ def test_photo_headline_reads_time_to_target_from_the_curve(tmp_path):
     text = photo.markdown(photo.run(tmp_path / "m.json", tmp_path))
     assert "Time to 80%: reached 3 min into training (epoch 2)" in text
     assert "| imagenette_x | 1 | 0.500 | 0.500 | 2 | - |" in text
+    # a curve (at the training size) below the target, a manifest (at a larger test size) above it
+    below = [{**r, "val_acc": min(r["val_acc"], 0.79)} for r in history]
+    manifest |= {"history": below, "val_top1": 0.803, "image_size": 128, "train_image_size": 112}
+    (tmp_path / "m.json").write_text(json.dumps(manifest))
+    text = photo.markdown(photo.run(tmp_path / "m.json", tmp_path))
+    assert ("Time to 80%: reached at the end of training, 5 min (epoch 3), by the manifest's protocol at 128 px; "
+            "the evaluation during training, at 112 px, peaked at 79.0% (epoch 2)") in text
+    manifest["val_top1"] = 0.79
+    (tmp_path / "m.json").write_text(json.dumps(manifest))
+    assert "Time to 80%: not reached: best 79.0%" in photo.markdown(photo.run(tmp_path / "m.json", tmp_path))

@@ -208,3 +208,14 @@ def test_learning_rates_follow_each_stage_of_a_warm_restart(tmp_path, monkeypatc
     monkeypatch.setattr(P, "RUNS", tmp_path / "elsewhere")
     assert [(name, c.epochs) for name, c in P.stage_recipes(manifest, run="b")] == [("a", 2), ("b", 1)]
     assert [(name, c.epochs) for name, c in P.stage_recipes({"recipe": second}, run="b")] == [("b", 1)]
+
+
+def test_the_commands_the_message_gives_are_the_shipped_models():
+    from utils.paths import ASSETS
+
+    shipped = json.loads((ASSETS / "googlenet_imagenette.json").read_text())["command"].split(" && ")
+    assert len(shipped) == len(P.TRAIN_COMMANDS) == 2
+    for ours, recorded in zip(P.TRAIN_COMMANDS, shipped, strict=True):
+        flags = lambda cmd: {tuple(part.split()[:2]) for part in cmd.split(" --")[1:]}  # noqa: E731
+        assert flags(ours) <= flags(recorded), (ours, recorded)
+    assert P.RUN_NAME in shipped[-1] and P.FIRST_RUN in shipped[0]
