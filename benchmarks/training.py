@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -47,8 +48,9 @@ BATCH_SIZE = 32
 def time_to_accuracy(variant: str, config: TrainConfig, out: Path, eval_every: int = 20,
                      target: float = TARGET_ACCURACY) -> dict:
     """Train ``variant`` on MNIST; report the first evaluation at or above ``target`` (seconds include evals)."""
-    result = train(config, variant, "mnist", out / f"tta_{variant}", eval_every=eval_every, progress=False,
-                   overwrite=True)  # a previous benchmark's run is moved aside, not mixed in
+    with tempfile.TemporaryDirectory(prefix=f"tta_{variant}_", dir=out if out.is_dir() else None) as tmp:
+        # a fresh folder each time: nothing of a previous benchmark is mixed in or left behind
+        result = train(config, variant, "mnist", Path(tmp) / "run", eval_every=eval_every, progress=False)
     hits = [r for r in result["history"]
             if max(r["val_acc"], r["val_acc_polyak"] or 0.0) >= target]
     last = result["history"][-1]
@@ -192,7 +194,8 @@ def ablations(out: Path, variant: str = "paper", progress: bool = True) -> list[
     rows = []
     for name, change in tqdm(ABLATIONS, desc="recipe ablations", disable=not progress):
         config = replace(quick_config(variant), **change)
-        result = train(config, variant, "mnist", out / f"ablation_{len(rows)}", progress=False, overwrite=True)
+        with tempfile.TemporaryDirectory(prefix="ablation_", dir=out if out.is_dir() else None) as tmp:
+            result = train(config, variant, "mnist", Path(tmp) / "run", progress=False)
         last = result["history"][-1]
         rows.append({"setting": name, "epochs": config.epochs, "val_acc": last["val_acc"],
                      "val_acc_polyak": last["val_acc_polyak"], "seconds": last["seconds"]})
