@@ -311,6 +311,13 @@ def run(quick: bool = False, progress: bool = True) -> dict:
         models["project paper (plain)"] = paper["project paper (plain)"]
     tp = throughput(models, batches, repeats=repeats, warmup=1 if quick else 2, progress=progress)
     result["throughput"] = tp
+    # the ceiling again, after the models: on a shared machine one pass can land in a slow spell, and a
+    # ceiling measured low would put the models above it; the higher of the two passes is the ceiling
+    again = best_kernel_gflops(quick)
+    result["best_kernel_passes"] = [kernels["best"], again["best"]]
+    kernels = {k: max(kernels[k], again[k]) for k in kernels}
+    result.update(matmul_peak_gflops=kernels["gemm"], conv_peak_gflops=kernels["conv"],
+                  best_kernel_gflops=kernels["best"])
     macs = {"torchvision": network_macs("torchvision"), "paper": network_macs("paper")}
     result["macs_per_image"] = macs
     tp["gflops_per_s"] = [2 * macs["paper" if "paper" in m else "torchvision"] * ips / 1e9

@@ -125,6 +125,8 @@ def to_markdown(result: dict) -> str:
     s = summary(result)
     peak = result["theoretical_peak"]
     macs = result["macs_per_image"]
+    passes = result.get("best_kernel_passes") or []
+    over = max(s["inference_fraction_of_best_kernel"], s["paper_inference_fraction_of_best_kernel"])
     lines = [
         "# Performance report",
         "",
@@ -145,8 +147,13 @@ def to_markdown(result: dict) -> str:
         f"{s['gemm_gflops']:.0f} GFLOP/s) and a large channels-last 1x1 convolution (oneDNN, "
         f"{s['conv_gflops']:.0f} GFLOP/s). Theoretical peak: {peak['cores']} cores x {peak['lanes']} fp32 lanes x "
         f"{peak['fma_units']} FMA units x 2 FLOPs x {peak['clock_ghz']:.2f} GHz = {peak['gflops']:.0f} GFLOP/s; "
-        f"the best kernel reaches {s['best_kernel_gflops'] / peak['gflops']:.0%} of it.",
+        f"the best kernel reaches {s['best_kernel_gflops'] / peak['gflops']:.0%} of it."
+        + (f" The ceiling was measured before and after the models ({', '.join(f'{g:.0f}' for g in passes)} "
+           "GFLOP/s); the higher pass is used." if passes else ""),
         "",
+        *([f"A model runs above the ceiling ({over:.2f} of it): both passes of the ceiling landed in slower spells "
+           "of this shared machine than the models did, so read the fractions as upper bounds.", ""]
+          if over > 1 else []),
         *([f"The best kernel beats that figure, so the cores ran faster than the clock the operating system "
            f"reports: at least {s['best_kernel_gflops'] / (peak['gflops'] / peak['clock_ghz']):.2f} GHz "
            "(a boost clock), or the lanes and FMA units assumed below are too few.", ""]

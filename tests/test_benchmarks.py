@@ -121,6 +121,10 @@ def test_report_headline_keys_and_verdicts():
     assert "| per_layer_repeatability | 1.1 | <= 1.25 | meets target |" in md
     assert "not measured" in md and "## Where the time goes" in md
     assert "2 cores x 8 fp32 lanes x 2 FMA units x 2 FLOPs x 2.50 GHz = 400 GFLOP/s" in md
+    assert "upper bounds" not in md
+    # a ceiling measured in a slow spell puts a model above it: the report says so
+    md = report.to_markdown({**result, "inference_fraction_of_best_kernel": 1.28, "best_kernel_passes": [110.0, 120.0]})
+    assert "before and after the models (110, 120 GFLOP/s)" in md and "(1.28 of it)" in md and "upper bounds" in md
     result["training"] = {"training_speedup_vs_torchvision": 1.4, "lrn_share_of_paper_training_step": 0.2,
                           "training_image_size": 112}
     s = report.summary(result)
