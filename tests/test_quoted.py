@@ -138,3 +138,12 @@ def test_book_does_not_show_the_marks(tmp_path):
 
     html = render_note(write_note(tmp_path, "Top-1 is 97.6%<!-- nb:05_results#top1 -->."))
     assert "97.6%." in html and not re.search(r"&lt;!--|nb:\w", html)
+
+
+def test_a_negative_value_keeps_its_sign(tmp_path):
+    write_notebook(tmp_path, "02_hebbian_sparsity", "Quoted by paper_notes (full run):\n  ari_min = -0.014712")
+    check = lambda text: quoted.check_note(write_note(tmp_path, text), notebooks=tmp_path)  # noqa: E731
+    assert check("between −0.015<!-- nb:02_hebbian_sparsity#ari_min --> and") == []  # U+2212, as typeset
+    assert check("between -0.015<!-- nb:02_hebbian_sparsity#ari_min --> and") == []
+    assert "shows ari_min = -0.014712" in check("between 0.015<!-- nb:02_hebbian_sparsity#ari_min -->")[0]
+    assert "shows ari_min" in check("between −0.016<!-- nb:02_hebbian_sparsity#ari_min -->")[0]

@@ -34,8 +34,9 @@ from .paths import NOTEBOOKS, PAPER_NOTES, quick_mode
 
 HEADER = "Quoted by paper_notes"
 _LINE = re.compile(r"^\s+([A-Za-z_]\w*) = (\S+)\s*$")
-# A number, an optional unit of up to three characters (%, x, ms, M, px ...), then the mark.
-MARK = re.compile(r"(?P<number>\d[\d,]*(?:\.\d+)?)(?: ?[^\s\d<>]{1,3})?"
+# A number (with its minus sign, ASCII or U+2212, if any), an optional unit of up to three characters
+# (%, x, ms, M, px ...), then the mark.
+MARK = re.compile(r"(?P<number>[-\u2212]?\d[\d,]*(?:\.\d+)?)(?: ?[^\s\d<>]{1,3})?"
                   r"<!--\s*nb:(?P<notebook>[\w.-]+?)(?:#(?P<key>\w+))?\s*-->")
 _ANY_MARK = re.compile(r"<!--\s*nb:.*?-->", re.S)
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
@@ -171,7 +172,7 @@ def marks(text: str) -> tuple[list[Mark], list[str]]:
     good_spans = set()
     for m in MARK.finditer(text):
         line = text.count("\n", 0, m.start()) + 1
-        found.append(Mark(m.group("number"), m.group("notebook"), m.group("key"), line))
+        found.append(Mark(m.group("number").replace("\u2212", "-"), m.group("notebook"), m.group("key"), line))
         good_spans.add(m.end())
     for m in _ANY_MARK.finditer(text):
         if m.end() not in good_spans:
@@ -207,7 +208,7 @@ def check_note(note: Path, notebooks: Path = NOTEBOOKS) -> list[str]:
             cache[mark.notebook] = (*notebook_values(path), printed_numbers(path))
         values, quick, printed = cache[mark.notebook]
         if mark.key is None:
-            if mark.number.replace(",", "") not in printed:
+            if mark.number.replace(",", "").lstrip("-") not in printed:  # printed numbers carry no sign
                 problems.append(f"{where} is not printed in {path.name}'s outputs; quote what it prints "
                                 f"or show it with quoted.show(name=...) and cite #name")
         elif mark.key not in values:
