@@ -127,7 +127,7 @@ def test_every_quoted_number_agrees_with_its_notebook(note):
                          ids=lambda p: p.name)
 def test_korean_note_quotes_the_same_values(note):
     def cited(path):
-        return sorted((m.notebook, m.key, m.number) for m in quoted.marks(path.read_text("utf-8"))[0])
+        return sorted((m.notebook, m.key or "", m.number) for m in quoted.marks(path.read_text("utf-8"))[0])
 
     assert cited(note) == cited(note.with_name(note.stem + ".ko.md")), \
         "the Korean note should mark the same numbers from the same outputs"
