@@ -10,6 +10,7 @@ import pandas as pd
 
 from . import arch
 from .arch import VARIANTS, get_variant
+from .cli_checks import positive_int
 from .profiling import branch_breakdown, layer_table
 from .table1 import table1, totals_verdict
 
@@ -56,16 +57,6 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of pixels, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive size, got {value}")
-    return value
-
-
 def add_cli(subparsers) -> None:
     """``table1`` and ``profile`` subcommands for ``python -m utils``."""
     common = argparse.ArgumentParser(add_help=False)
@@ -83,7 +74,7 @@ def add_cli(subparsers) -> None:
                               description="Analytic parameters and multiply-adds (conv and linear; bias "
                                           "adds excluded) per layer or per Inception branch.")
     p.add_argument("--by", choices=("layer", "branch"), default="layer", help="granularity (default: layer)")
-    p.add_argument("--input-size", type=_positive_int, default=arch.INPUT_SIZE,
+    p.add_argument("--input-size", type=positive_int, default=arch.INPUT_SIZE,
                    help=f"side of the square input (default: {arch.INPUT_SIZE})")
     p.add_argument("--aux", action="store_true", help="include the auxiliary classifiers (per-layer only)")
     p.set_defaults(func=_cmd_profile)
