@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import io
+import shutil
 import tarfile
 import threading
 from functools import partial
@@ -140,6 +141,20 @@ def test_cache_depends_on_the_size_and_the_files(tmp_path, folder):
     _photo(7, 48, 48).save(folder / "val" / inet.WNIDS[0] / "extra.JPEG")
     images, _ = inet.load_split(folder, "val", 37, progress=False)
     assert len(images) == 11 and len(_cache_files(tmp_path)) == 3
+
+
+def test_same_photos_by_another_path_share_the_cache(tmp_path, folder, monkeypatch):
+    """A relative path, a symlink or a copy with the same times all read the one cache file."""
+    images, _ = inet.load_split(folder, "val", 37, progress=False)
+    monkeypatch.setattr(inet, "decode_square", lambda *_: (_ for _ in ()).throw(AssertionError("decoded again")))
+    (tmp_path / "link").symlink_to(folder)
+    copy = tmp_path / "elsewhere" / "imagenette"
+    shutil.copytree(folder, copy, copy_function=shutil.copy2)  # copy2 keeps the files' times
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    for path in (tmp_path / "link", copy, Path("imagenette")):
+        again, _ = inet.load_split(path, "val", 37, progress=False)
+        assert torch.equal(again, images)
+    assert len(_cache_files(tmp_path)) == 1
 
 
 def test_corrupt_cache_is_rebuilt(tmp_path, folder):

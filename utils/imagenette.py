@@ -172,10 +172,12 @@ def decode_square(path: Path, size: int) -> torch.Tensor:
 
 
 def _cache_key(files: list[Path], size: int) -> str:
-    h = hashlib.sha256(f"v1 {size}".encode())
+    """Keyed by each photo's class folder, name, size and time: the same photos share one cache
+    whichever path reached them (``--data``, ``$GOOGLENET_DATA``, a notebook's relative path)."""
+    h = hashlib.sha256(f"v2 {size}".encode())
     for f in files:
         st = f.stat()
-        h.update(f"{f} {st.st_size} {st.st_mtime_ns}\n".encode())
+        h.update(f"{f.parent.name}/{f.name} {st.st_size} {st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:16]
 
 
