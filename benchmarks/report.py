@@ -112,7 +112,12 @@ def where_the_time_goes(result: dict) -> list[str]:
             "gains only what channels-last buys in the backward pass (see the loop options of "
             "`python -m benchmarks.training --loop-options`).")
     if _verdict("lrn_share_of_paper_training_step", s["lrn_share_of_paper_training_step"]) == "misses target":
-        lines.append("- LRN: the two layers run on the two largest maps of the network (56x56x64 and 56x56x192); "
+        from utils.arch import layer_specs
+
+        size = s["training_image_size"] or 112
+        maps = " and ".join(f"{spec.out_size}x{spec.out_size}x{spec.out_channels}"
+                            for spec in layer_specs("paper", size) if spec.kind == "lrn")
+        lines.append(f"- LRN: the two layers run on the two largest maps of the network ({maps} at {size} px); "
                      "their forward and backward passes are memory-bound elementwise work.")
     if _verdict("per_layer_repeatability", s["per_layer_repeatability"]) == "misses target":
         worst = result["repeatability"].iloc[0]

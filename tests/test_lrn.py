@@ -51,3 +51,16 @@ def test_window_sum_by_hand():
     t = torch.arange(1.0, 6.0).view(1, 5, 1, 1)  # channels 1..5
     # window of 5 centred on each channel, zero outside: 1+2+3, 1+..+4, 1+..+5, 2+..+5, 3+4+5
     assert window_sum(t, 5).flatten().tolist() == [6.0, 10.0, 15.0, 14.0, 12.0]
+
+
+@pytest.mark.parametrize("beta", [0.5, 0.75, 1.3])
+def test_every_beta_matches_pytorch(beta):
+    """beta = 0.75 takes the square-root route, other exponents pow: both agree with PyTorch."""
+    torch.manual_seed(2)
+    x = (torch.randn(2, 9, 3, 3, dtype=torch.float64) * 30).requires_grad_()
+    ref = F.local_response_norm(x, 5, alpha=1e-2, beta=beta, k=2.0)
+    out = local_response_norm(x, 5, alpha=1e-2, beta=beta, k=2.0)
+    torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-12)
+    grad = torch.randn_like(ref)
+    torch.testing.assert_close(torch.autograd.grad(out, x, grad)[0], torch.autograd.grad(ref, x, grad)[0],
+                               rtol=1e-10, atol=1e-12)

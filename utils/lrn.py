@@ -8,7 +8,8 @@ with a window of ``size`` channels centred on ``c`` and zero beyond the first an
 is the cross-channel LRN of AlexNet as Caffe computes it (alpha divided by the window size), and the
 same function as :class:`torch.nn.LocalResponseNorm`. PyTorch's module builds the window sum with a
 3-D average pool over a padded copy and leaves the backward pass to autograd through every step;
-here the window sum is ``size`` shifted additions, and the gradient is written out:
+here the window sum is ``size - 1`` in-place additions of shifted channel slices, ``s ** -0.75`` is
+two square roots instead of ``pow``, and the gradient is written out:
 
     dL/dx_j = g_j * s_j^-beta - 2 * alpha * beta / size * x_j * sum_{i in window(j)} g_i * y_i / s_i
 
@@ -21,37 +22,50 @@ channels-last inputs stay channels-last.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
-def window_sum(t: torch.Tensor, size: int, mirrored: bool = False) -> torch.Tensor:
+def window_sum(t: torch.Tensor, size: int, mirrored: bool = False, start: float | None = None) -> torch.Tensor:
     """Sum of ``t`` over a window of ``size`` channels around each channel (dim 1), zero padded.
 
     The window of channel ``c`` is ``c - size // 2 .. c + (size - 1) // 2``, PyTorch's and Caffe's;
     ``mirrored`` swaps the two sides (the windows that contain ``c``; different only for even sizes).
+    ``start`` is added to every sum, in the pass that copies ``t``. Each neighbour is added in place
+    through a channel slice, so no padded copy of ``t`` is made.
 
     Shape:
         (N, C, H, W) -> (N, C, H, W)
     """
     before = (size - 1) // 2 if mirrored else size // 2
-    padded = F.pad(t, (0, 0, 0, 0, before, size - 1 - before))
     channels = t.shape[1]
-    out = padded.narrow(1, 0, channels).clone(memory_format=torch.preserve_format)
-    for i in range(1, size):
-        out += padded.narrow(1, i, channels)
+    out = t.clone(memory_format=torch.preserve_format) if start is None else torch.add(t, start)
+    for d in range(1, min(before, channels - 1) + 1):  # channel c gains channel c - d
+        out[:, d:] += t[:, :channels - d]
+    for d in range(1, min(size - 1 - before, channels - 1) + 1):  # channel c gains channel c + d
+        out[:, :channels - d] += t[:, d:]
     return out
 
 
 def _scale(x: torch.Tensor, size: int, alpha: float, k: float) -> torch.Tensor:
-    return window_sum(x * x, size).mul_(alpha / size).add_(k)
+    """``k + alpha / size * window_sum(x^2)``, written as ``c * (window_sum(x^2) + k / c)``: one pass fewer."""
+    c = alpha / size
+    return window_sum(x * x, size, start=k / c).mul_(c)
+
+
+def _inverse_power(s: torch.Tensor, beta: float) -> torch.Tensor:
+    """``s ** -beta``. For Caffe's beta = 0.75 as ``rsqrt(s * sqrt(s))``: two square roots cost less
+    than ``pow``'s exp and log, and agree with it to float rounding."""
+    if beta == 0.75:
+        q = s.sqrt()
+        return q.mul_(s).rsqrt_()
+    return s.pow(-beta)
 
 
 class _LRNFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, size: int, alpha: float, beta: float, k: float):
         s = _scale(x, size, alpha, k)
-        p = s.pow(-beta)
+        p = _inverse_power(s, beta)
         y = x * p
         ctx.save_for_backward(x, y, s, p)  # p saved: a second pow costs as much as the rest of the pass
         ctx.params = (size, alpha, beta)
@@ -77,7 +91,7 @@ def local_response_norm(x: torch.Tensor, size: int, alpha: float = 1e-4, beta: f
     if torch.is_grad_enabled() and x.requires_grad:
         return _LRNFunction.apply(x, size, alpha, beta, k)
     # no gradient needed (inference, tracing, the meta device): the plain composite
-    return x * _scale(x, size, alpha, k).pow(-beta)
+    return x * _inverse_power(_scale(x, size, alpha, k), beta)
 
 
 class LocalResponseNorm(nn.Module):
