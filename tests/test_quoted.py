@@ -12,7 +12,7 @@ import re
 import pytest
 
 from utils import quoted
-from utils.paths import PAPER_NOTES
+from utils.paths import NOTEBOOKS, PAPER_NOTES
 
 
 def write_notebook(folder, stem, *texts, stream=None):
@@ -147,3 +147,22 @@ def test_a_negative_value_keeps_its_sign(tmp_path):
     assert check("between -0.015<!-- nb:02_hebbian_sparsity#ari_min --> and") == []
     assert "shows ari_min = -0.014712" in check("between 0.015<!-- nb:02_hebbian_sparsity#ari_min -->")[0]
     assert "shows ari_min" in check("between −0.016<!-- nb:02_hebbian_sparsity#ari_min -->")[0]
+
+
+def test_notebook_markdown_is_checked_against_its_outputs(tmp_path):
+    path = write_notebook(tmp_path, "05_results", FULL)
+    nb = json.loads(path.read_text())
+    nb["cells"].append({"cell_type": "markdown", "id": "b", "metadata": {},
+                        "source": ["The model reaches 97.6%<!-- nb:05_results#top1 -->,\n",
+                                   "with 8.95<!-- nb:05_results --> as printed."]})
+    path.write_text(json.dumps(nb))
+    assert quoted.check_notebook_markdown(path, notebooks=tmp_path) == []
+    nb["cells"][-1]["source"][0] = "The model reaches 97.5%<!-- nb:05_results#top1 -->,\n"
+    path.write_text(json.dumps(nb))
+    found = quoted.check_notebook_markdown(path, notebooks=tmp_path)
+    assert len(found) == 1 and "05_results.ipynb (markdown) line 1: 97.5" in found[0], found
+
+
+@pytest.mark.parametrize("notebook", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.name)
+def test_numbers_in_notebook_markdown_agree_with_the_outputs(notebook):
+    assert quoted.check_notebook_markdown(notebook) == []

@@ -195,11 +195,29 @@ def agrees(number: str, value: str) -> bool:
 
 def check_note(note: Path, notebooks: Path = NOTEBOOKS) -> list[str]:
     """What is wrong with the marked numbers of one note, one line each (empty when all agree)."""
-    found, problems = marks(note.read_text(encoding="utf-8"))
-    problems = [f"{note.name} {p}" for p in problems]
+    return check_text(note.read_text(encoding="utf-8"), note.name, notebooks)
+
+
+def markdown_text(notebook: Path) -> str:
+    """A notebook's markdown cells, one after another: the prose a reader reads between outputs."""
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    return "\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+                     for c in nb.get("cells", []) if c.get("cell_type") == "markdown")
+
+
+def check_notebook_markdown(notebook: Path, notebooks: Path = NOTEBOOKS) -> list[str]:
+    """:func:`check_text` on a notebook's markdown cells: a number that interprets a result carries
+    a mark (usually to the same notebook) and must agree with the committed output it describes."""
+    return check_text(markdown_text(notebook), f"{notebook.name} (markdown)", notebooks)
+
+
+def check_text(text: str, name: str, notebooks: Path = NOTEBOOKS) -> list[str]:
+    """What is wrong with the marked numbers of ``text`` (called ``name`` in the messages)."""
+    found, problems = marks(text)
+    problems = [f"{name} {p}" for p in problems]
     cache: dict[str, tuple] = {}
     for mark in found:
-        where = f"{note.name} line {mark.line}: {mark.number}"
+        where = f"{name} line {mark.line}: {mark.number}"
         path = notebooks / f"{mark.notebook}.ipynb"
         if not path.is_file():
             problems.append(f"{where} cites notebook {mark.notebook!r}, which is not in notebooks/")
