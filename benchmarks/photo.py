@@ -54,6 +54,8 @@ def run(manifest: Path = ASSETS / "googlenet_imagenette.json", runs: Path = RUNS
             s["time_to_target_s"], s["epoch_to_target"], s["target_by"] = s["training_seconds"], s["epochs"], "manifest"
     for metrics in sorted(Path(runs).glob("imagenette_*/metrics.jsonl")):
         history = run_log(metrics.parent, runs=Path(runs))["epochs"]  # a warm restart with its first run
+        if not any(r.get("val_acc") is not None for r in history):
+            continue  # a run stopped before its first evaluation has no curve yet
         out["runs"].append({"run": metrics.parent.name, **curve_summary(history),
                             "curve": [round(r["val_acc"], 3) for r in history]})
     return out

@@ -224,6 +224,9 @@ def test_photo_headline_reads_time_to_target_from_the_curve(tmp_path):
     text = photo.markdown(photo.run(tmp_path / "m.json", tmp_path))
     assert "Time to 80%: reached 3 min into training (epoch 2)" in text
     assert "| imagenette_x | 1 | 0.500 | 0.500 | 2 | - |" in text
+    (tmp_path / "imagenette_started").mkdir()  # stopped before its first evaluation: no row, no error
+    (tmp_path / "imagenette_started" / "metrics.jsonl").write_text("")
+    assert "imagenette_started" not in photo.markdown(photo.run(tmp_path / "m.json", tmp_path))
     # a curve (at the training size) below the target, a manifest (at a larger test size) above it
     below = [{**r, "val_acc": min(r["val_acc"], 0.79)} for r in history]
     manifest |= {"history": below, "val_top1": 0.803, "image_size": 128, "train_image_size": 112}
