@@ -87,10 +87,12 @@ def markdown(result: dict) -> str:
         "",
     ]
     if result["runs"]:
-        lines += ["Imagenette runs on this machine (runs/*/metrics.jsonl):", "",
-                  "| run | epochs | best top-1 | final top-1 | minutes | time to target |", "|---|---|---|---|---|---|"]
+        lines += ["Imagenette runs on this machine (runs/*/metrics.jsonl; a warm restart includes the run it started "
+                  "from). Minutes are wall time and include any time the machine spent on other work.", "",
+                  "| run | epochs | best top-1 | final top-1 | minutes | time to target | top-1 after each epoch |",
+                  "|---|---|---|---|---|---|---|"]
         for r in result["runs"]:
             hit = "-" if r["time_to_target_s"] is None else f"{r['time_to_target_s'] / 60:.0f} min"
             lines.append(f"| {r['run']} | {r['epochs']:g} | {r['best_val_acc']:.3f} | {r['final_val_acc']:.3f} | "
-                         f"{(r['seconds'] or 0) / 60:.0f} | {hit} |")
+                         f"{(r['seconds'] or 0) / 60:.0f} | {hit} | {' '.join(f'{a:.2f}' for a in r['curve'])} |")
     return "\n".join(lines)

@@ -223,7 +223,7 @@ def test_photo_headline_reads_time_to_target_from_the_curve(tmp_path):
     (tmp_path / "imagenette_x" / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in history[:1]))
     text = photo.markdown(photo.run(tmp_path / "m.json", tmp_path))
     assert "Time to 80%: reached 3 min into training (epoch 2)" in text
-    assert "| imagenette_x | 1 | 0.500 | 0.500 | 2 | - |" in text
+    assert "| imagenette_x | 1 | 0.500 | 0.500 | 2 | - | 0.50 |" in text
     (tmp_path / "imagenette_started").mkdir()  # stopped before its first evaluation: no row, no error
     (tmp_path / "imagenette_started" / "metrics.jsonl").write_text("")
     assert "imagenette_started" not in photo.markdown(photo.run(tmp_path / "m.json", tmp_path))
