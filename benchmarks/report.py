@@ -8,6 +8,10 @@ import math
 import pandas as pd
 import torch
 
+from utils.arch import layer_specs
+
+from .training import TRAINING_IMAGE_SIZE
+
 # Targets (issue: performance against the machine), as ratios measured in the same run on 2 CPU cores.
 TARGETS = {
     "inference_fraction_of_best_kernel": (0.8, ">="),  # torchvision variant, fast path, batch 8
@@ -112,9 +116,7 @@ def where_the_time_goes(result: dict) -> list[str]:
             "gains only what channels-last buys in the backward pass (see the loop options of "
             "`python -m benchmarks.training --loop-options`).")
     if _verdict("lrn_share_of_paper_training_step", s["lrn_share_of_paper_training_step"]) == "misses target":
-        from utils.arch import layer_specs
-
-        size = s["training_image_size"] or 112
+        size = s["training_image_size"] or TRAINING_IMAGE_SIZE
         maps = " and ".join(f"{spec.out_size}x{spec.out_size}x{spec.out_channels}"
                             for spec in layer_specs("paper", size) if spec.kind == "lrn")
         lines.append(f"- LRN: the two layers run on the two largest maps of the network ({maps} at {size} px); "
