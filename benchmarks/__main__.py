@@ -16,13 +16,16 @@ from pathlib import Path
 from . import extras, inference, photo, report
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "REPORT.md"
+# A quick run's report goes beside the full one instead of over it (the full report is the committed one).
+QUICK_OUT = DEFAULT_OUT.with_name("REPORT.quick.md")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="batch 8 only, fewer repeats, no CLI timing; under 45 s")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the headline numbers as JSON")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"Markdown report (default {DEFAULT_OUT.name})")
+    p.add_argument("--out", type=Path, default=None,
+                   help=f"Markdown report (default {DEFAULT_OUT.name}, or {QUICK_OUT.name} with --quick)")
     p.add_argument("--notebooks", action="store_true", help="also time every notebook in quick mode (slow)")
     p.add_argument("--no-cli", action="store_true", help="skip timing `python -m utils table1/profile`")
     return p
@@ -30,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.out is None:
+        args.out = QUICK_OUT if args.quick else DEFAULT_OUT
     for path in (args.out, args.json):
         if path is not None and not path.parent.exists():
             print(f"error: folder {path.parent} does not exist; create it or choose another path",

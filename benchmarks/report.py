@@ -177,7 +177,8 @@ def to_markdown(result: dict) -> str:
         f"Multiply-adds per 224x224 image (utils.profiling): torchvision variant {macs['torchvision'] / 1e9:.3f} G, "
         f"paper variant {macs['paper'] / 1e9:.3f} G (1 MAC = 2 FLOPs). torchvision: "
         "`torchvision.models.googlenet(weights=None)`, eval, NCHW, no_grad. fast: "
-        "`utils.fast.optimize_for_inference` (batch norm folded, channels-last).",
+        "`utils.fast.optimize_for_inference` (batch norm folded, channels-last, each convolution and its ReLU "
+        "one oneDNN call with weights reordered once per input shape).",
         "",
         _table(result["throughput"]),
         "",

@@ -132,6 +132,21 @@ def test_report_headline_keys_and_verdicts():
     assert report._verdict("lrn_share_of_paper_training_step", 0.2) == "misses target"
 
 
+def test_a_quick_run_does_not_write_over_the_full_report(monkeypatch):
+    from benchmarks import extras, inference, photo
+
+    written = {}
+    monkeypatch.setattr(inference, "run", lambda quick: {"quick": quick})
+    monkeypatch.setattr(extras, "training", lambda quick: {})
+    monkeypatch.setattr(extras, "recorder_overhead", lambda: {})
+    monkeypatch.setattr(photo, "run", lambda: {})
+    monkeypatch.setattr(report, "to_markdown", lambda result: "report")
+    monkeypatch.setattr(report, "summary", lambda result: {k: None for k in report.KEYS})
+    monkeypatch.setattr(cli, "_write", lambda path, text: written.__setitem__(path, text))
+    assert cli.main(["--quick"]) == 0
+    assert list(written) == [cli.QUICK_OUT] and cli.QUICK_OUT != cli.DEFAULT_OUT
+
+
 def test_cli_refuses_a_missing_folder(tmp_path, capsys):
     assert cli.main(["--quick", "--out", str(tmp_path / "no/such/REPORT.md")]) == 2
     assert "does not exist" in capsys.readouterr().err
@@ -158,7 +173,8 @@ def test_roofline_figure_and_bad_measurements():
 def test_memory_format_comparison_lists_every_setting():
     df = inference.memory_format_comparison(batch=1, repeats=1, input_size=64)
     assert list(df["setting"]) == ["plain (NCHW)", "BN folded, NCHW", "channels-last, BN kept",
-                                   "channels-last + BN folded (fast path)"]
+                                   "channels-last + BN folded",
+                                   "+ conv and ReLU fused, weights reordered once (fast path)"]
     assert df["speedup_vs_plain"].iloc[0] == 1.0 and (df["ms_per_batch"] > 0).all()
 
 
@@ -167,8 +183,9 @@ def test_training_report_lists_time_to_97_and_ablations():
 
     result = {"throughput": {"batch_size": 32, "image_size": 112, "project_images_per_s": 420.0,
                              "plain_images_per_s": 400.0, "speedup_vs_torchvision": 1.05},
-              "lrn": {"batch_size": 32, "image_size": 112, "with_lrn_ms": 500.0, "without_lrn_ms": 450.0,
-                      "lrn_share": 0.1},
+              "lrn": {"batch_size": 32, "image_size": 112, "steps": 9, "with_lrn_ms": 500.0,
+                      "without_lrn_ms": 450.0, "lrn_share": 0.1, "lrn_share_quartiles": [0.08, 0.1, 0.12],
+                      "lrn_alone_ms": 20.0, "lrn_alone_share": 0.04},
               "time_to_97": [{"variant": "paper", "seconds": None, "step": None, "epochs": None,
                               "final_val_acc": 0.95, "final_val_acc_polyak": 0.96}],
               "ablations": [{"setting": "init='xavier'", "epochs": 6, "val_acc": 0.11,
@@ -178,6 +195,7 @@ def test_training_report_lists_time_to_97_and_ablations():
     assert "| channels_last | 450 | x1.12 |" in text
     assert "x1.05" in text and "| paper | not reached |" in text
     assert "500 ms, 450 ms with its two LocalRespNorm layers replaced by the identity" in text
+    assert "is 10.0% (quartiles 8.0% and 12.0%)" in text and "take 20 ms, 4.0% of the step" in text
     assert "| init='xavier' | 6 | 0.110 | - | 80 |" in text
     assert {name for name, _ in training.ABLATIONS} >= {"init='caffe' (BVLC: Caffe xavier FAN_IN, bias 0.2)",
                                                          "batch 64"}

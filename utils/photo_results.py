@@ -198,7 +198,7 @@ def test_sizes(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, siz
     from .fast import optimize_for_inference
     from .shipped import protocol_input
 
-    model = optimize_for_inference(model)  # same logits, about 1.7x faster at 128 px on 2 cores
+    model = optimize_for_inference(model)  # same logits, faster on a CPU (benchmarks/REPORT.md)
     rows = []
     for size in sizes:
         correct = 0
@@ -249,7 +249,7 @@ def table3_photos(models: Sequence[nn.Module], images: torch.Tensor, labels: tor
     subset = torch.arange(len(images)) if subset_144 is None else torch.as_tensor(list(subset_144))
     probs, timing = {}, []
     for i, model in enumerate(models):
-        model = optimize_for_inference(model)  # channels-last copy: same probabilities, about 1.7x faster
+        model = optimize_for_inference(model)  # channels-last copy: same probabilities, faster
         for scheme in ("whole", "1", "10", "144"):
             if scheme == "144" and len(subset) == 0:
                 continue
