@@ -170,7 +170,8 @@ def _leaf_layers(model: nn.Module) -> dict[str, nn.Module]:
     from utils.lrn import LocalResponseNorm
     from utils.model import BasicConv2d
 
-    kinds = BasicConv2d | ConvReLU | nn.MaxPool2d | LocalResponseNorm | nn.LocalResponseNorm | nn.Linear | nn.AdaptiveAvgPool2d
+    kinds = (BasicConv2d | ConvReLU | nn.MaxPool2d | LocalResponseNorm | nn.LocalResponseNorm | nn.Linear
+             | nn.AdaptiveAvgPool2d)
     return {name: m for name, m in model.named_modules() if isinstance(m, kinds) and not name.startswith("aux")}
 
 

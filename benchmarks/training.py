@@ -180,7 +180,7 @@ def lrn_share(steps: int = 10, batch_size: int = BATCH_SIZE, image_size: int = T
     times = interleaved({"with_lrn": _project_step(with_lrn, images, target, config),
                          "without_lrn": _project_step(without, images, target, config)},
                         repeats=steps, warmup=warmup)
-    paired = [1 - w / t for t, w in zip(times["with_lrn"], times["without_lrn"])]
+    paired = [1 - w / t for t, w in zip(times["with_lrn"], times["without_lrn"], strict=True)]
     ms = {k: 1e3 * statistics.median(t) for k, t in times.items()}
     alone_ms = 1e3 * _lrn_alone_seconds(with_lrn, images, repeats=max(steps, 5), warmup=warmup)
     return {"batch_size": batch_size, "image_size": image_size, "steps": steps, "with_lrn_ms": ms["with_lrn"],
