@@ -24,14 +24,14 @@ $(STAMP): requirements.txt pyproject.toml
 setup: $(STAMP)
 
 lab: setup
-	$(PY) -m utils.lab $(if $(PORT),--port=$(PORT)) $(if $(filter-out 0 no false,$(NO_BROWSER)),--no-browser) $(LAB_ARGS)
+	$(PY) -m utils.presentation.lab $(if $(PORT),--port=$(PORT)) $(if $(filter-out 0 no false,$(NO_BROWSER)),--no-browser) $(LAB_ARGS)
 
 test: setup
 	sh tests/setup_browser.sh
 	$(PY) -m pytest
 
 book: setup
-	$(PY) -m utils.book --execute
+	$(PY) -m utils.presentation.book --execute
 
 bench: setup
 	$(PY) -m benchmarks

@@ -17,8 +17,8 @@ def training(quick: bool) -> dict:
 
 
 def recorder_overhead() -> dict:
-    """:func:`utils.hooks.recorder_overhead`: a plain forward pass against a recorded one."""
-    from utils.hooks import recorder_overhead as measure
+    """:func:`utils.results.hooks.recorder_overhead`: a plain forward pass against a recorded one."""
+    from utils.results.hooks import recorder_overhead as measure
 
     return measure()
 
@@ -36,10 +36,13 @@ def cli_wall_time(commands=(("table1",), ("profile",)), timeout: float = 300) ->
 
 
 def notebook_times(timeout: float = 600, progress: bool = True) -> list[dict]:
-    """Execute every notebook in quick mode in memory (:func:`utils.notebook_exec.execute`); nothing is written."""
+    """Execute every notebook in quick mode in memory; nothing is written.
+
+    Uses :func:`utils.presentation.notebook_exec.execute`, the runner of the tests and the book.
+    """
     from tqdm.auto import tqdm
 
-    from utils.notebook_exec import execute
+    from utils.presentation.notebook_exec import execute
 
     rows = []
     for path in tqdm(sorted(NOTEBOOKS.glob("*.ipynb")), desc="notebooks", disable=not progress):

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from utils.timing import interleaved, time_call
+from utils.measuring.timing import interleaved, time_call
 
 BATCH_SIZES = (1, 8, 32)
 INPUT_SIZE = 224  # Table 1: 224x224 receptive field
@@ -84,12 +84,12 @@ def build_models(variant: str = "torchvision") -> dict[str, nn.Module]:
 
     torchvision's model is built with ``weights=None`` in eval mode and called on NCHW input under
     ``no_grad``. The project's model appears plainly (eager, NCHW) and on its fast path
-    (:func:`utils.fast.optimize_for_inference`). Random weights: speed does not depend on them.
+    (:func:`utils.network.fast.optimize_for_inference`). Random weights: speed does not depend on them.
     """
     import torchvision
 
-    from utils.fast import optimize_for_inference
-    from utils.model import googlenet
+    from utils.network.fast import optimize_for_inference
+    from utils.network.model import googlenet
 
     with torch.random.fork_rng(devices=[]):  # seed-0 weights; the caller's random state is left alone
         torch.manual_seed(0)
@@ -133,8 +133,8 @@ def memory_format_comparison(variant: str = "torchvision", batch: int = 8, repea
     Returns columns ``setting``, ``ms_per_batch``, ``speedup_vs_plain`` (the models take turns,
     as in :func:`throughput`).
     """
-    from utils.fast import optimize_for_inference
-    from utils.model import googlenet
+    from utils.network.fast import optimize_for_inference
+    from utils.network.model import googlenet
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
@@ -156,7 +156,7 @@ def memory_format_comparison(variant: str = "torchvision", batch: int = 8, repea
 
 def network_macs(variant: str = "torchvision") -> int:
     """Multiply-adds of one 224x224 image through the inference network (no auxiliary heads)."""
-    from utils import profiling
+    from utils.measuring import profiling
 
     return profiling.totals(profiling.layer_costs(variant, INPUT_SIZE))["macs"]
 
@@ -166,9 +166,9 @@ def network_macs(variant: str = "torchvision") -> int:
 
 def _leaf_layers(model: nn.Module) -> dict[str, nn.Module]:
     """The layers whose time we attribute: each conv block, pool, LRN and the classifier."""
-    from utils.fast import ConvReLU
-    from utils.lrn import LocalResponseNorm
-    from utils.model import BasicConv2d
+    from utils.network.fast import ConvReLU
+    from utils.network.lrn import LocalResponseNorm
+    from utils.network.model import BasicConv2d
 
     kinds = (BasicConv2d | ConvReLU | nn.MaxPool2d | LocalResponseNorm | nn.LocalResponseNorm | nn.Linear
              | nn.AdaptiveAvgPool2d)
@@ -196,7 +196,7 @@ def layer_latency(model: nn.Module, batch: int = 8, repeats: int = 5, input_size
     One forward pass records what each layer receives, in the layout the network gives it
     (channels-last on the fast path). Then the layers are replayed alone: ``warmup`` untimed
     rounds, and ``repeats`` rounds in which every layer runs once in turn
-    (:func:`utils.timing.interleaved`), so that load from other processes spreads over all of
+    (:func:`utils.measuring.timing.interleaved`), so that load from other processes spreads over all of
     them. A layer's time is its median. Timed alone a layer finds its weights in cache as it would
     in a loop over batches, and two layers with identical shapes get the same time: the numbers
     are repeatable (:func:`repeatability`).
@@ -207,7 +207,7 @@ def layer_latency(model: nn.Module, batch: int = 8, repeats: int = 5, input_size
     inner = getattr(model, "model", model)  # FastInference wraps the network
     layers = _leaf_layers(inner)
     if not layers:
-        raise ValueError("layer_latency needs a GoogLeNet from utils.model (no conv blocks found)")
+        raise ValueError("layer_latency needs a GoogLeNet from utils.network.model (no conv blocks found)")
     inputs = _layer_inputs(model, layers, _inputs(batch, input_size))
     layers = {n: m for n, m in layers.items() if n in inputs}
     with torch.no_grad():
@@ -227,7 +227,7 @@ def layer_latency(model: nn.Module, batch: int = 8, repeats: int = 5, input_size
 def repeatability(layers: pd.DataFrame, variant: str = "torchvision", input_size: int = INPUT_SIZE) -> pd.DataFrame:
     """Layers with identical shapes and multiply-adds, and the spread of their timings.
 
-    Layers are grouped by their :class:`utils.arch.LayerSpec` (kind, kernel, stride, padding,
+    Layers are grouped by their :class:`utils.network.arch.LayerSpec` (kind, kernel, stride, padding,
     channels, map size); e.g. ``inception4b.branch3.1`` and ``inception4c.branch3.1`` are both a
     24 -> 64 convolution on a 14x14 map. Identical work should take identical time.
 
@@ -235,7 +235,7 @@ def repeatability(layers: pd.DataFrame, variant: str = "torchvision", input_size
         One row per group of two or more: ``layers``, ``kind``, ``min_ms``, ``max_ms`` and ``ratio``
         (max / min), the largest ratio first.
     """
-    from utils import arch
+    from utils.network import arch
 
     specs = {s.name: s for s in arch.layer_specs(variant, input_size)}
     ms = dict(zip(layers["name"], layers["ms"], strict=True))
@@ -257,11 +257,11 @@ def layer_roofline(model: nn.Module, variant: str = "torchvision", batch: int = 
                    repeats: int = 5, input_size: int = INPUT_SIZE) -> pd.DataFrame:
     """Per-layer time next to MACs: achieved GFLOP/s and arithmetic intensity (FLOPs per byte).
 
-    MACs come from :func:`utils.profiling.layer_costs` (Table 1 arithmetic). A layer far below the
+    MACs come from :func:`utils.measuring.profiling.layer_costs` (Table 1 arithmetic). A layer far below the
     matmul peak with low FLOPs per byte is memory-bound; pools have no MACs at all and are pure
     memory traffic.
     """
-    from utils import profiling
+    from utils.measuring import profiling
 
     costs = {c.name: c for c in profiling.layer_costs(variant, input_size)}
     df = layer_latency(model, batch=batch, repeats=repeats, input_size=input_size)

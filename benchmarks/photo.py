@@ -4,7 +4,7 @@ Training the paper variant takes more than an hour on 2 cores, so the benchmark 
 reads the shipped model's manifest (``assets/googlenet_imagenette.json``, whose history is the run's
 own per-epoch evaluation on all 3,925 validation photos, at the training size, with the run it was
 warm-restarted from) and, where they exist on this machine, the ``metrics.jsonl`` of the Imagenette
-runs under ``runs/`` (joined across warm restarts by :func:`utils.runs.run_log`). Every number here
+runs under ``runs/`` (joined across warm restarts by :func:`utils.training.runs.run_log`). Every number here
 comes from those files. The manifest's ``val_top1`` may be measured at a larger size than the curve
 (``image_size`` against ``train_image_size``); the headline says which reached the target.
 """
@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 from utils.paths import ASSETS, RUNS
-from utils.runs import run_log
+from utils.training.runs import run_log
 
 TARGET = 0.80  # issue target: top-1 on all validation photos
 

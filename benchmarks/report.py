@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import torch
 
-from utils.arch import layer_specs
+from utils.network.arch import layer_specs
 
 from .training import TRAINING_IMAGE_SIZE
 
@@ -174,10 +174,11 @@ def to_markdown(result: dict) -> str:
     lines += [
         "## Inference throughput",
         "",
-        f"Multiply-adds per 224x224 image (utils.profiling): torchvision variant {macs['torchvision'] / 1e9:.3f} G, "
+        "Multiply-adds per 224x224 image (utils.measuring.profiling): "
+        f"torchvision variant {macs['torchvision'] / 1e9:.3f} G, "
         f"paper variant {macs['paper'] / 1e9:.3f} G (1 MAC = 2 FLOPs). torchvision: "
         "`torchvision.models.googlenet(weights=None)`, eval, NCHW, no_grad. fast: "
-        "`utils.fast.optimize_for_inference` (batch norm folded, channels-last, each convolution and its ReLU "
+        "`utils.network.fast.optimize_for_inference` (batch norm folded, channels-last, each convolution and its ReLU "
         "one oneDNN call with weights reordered once per input shape).",
         "",
         _table(result["throughput"]),

@@ -1,6 +1,6 @@
 """Training on a CPU: time to 97% validation accuracy on MNIST, and the loop's throughput.
 
-Two measurements for §6's recipe as implemented in :mod:`utils.train`:
+Two measurements for §6's recipe as implemented in :mod:`utils.training.train`:
 
 * time-to-97%: wall time until the raw or Polyak-averaged weights first reach 97% top-1 on the
   1,000 held-out MNIST digits, for the paper variant (no batch norm) and torchvision's (with BN);
@@ -34,13 +34,13 @@ import torch.nn.functional as F
 import torchvision
 from tqdm.auto import tqdm
 
+from utils.measuring.timing import interleaved, time_call
 from utils.paths import RUNS
-from utils.recipe import TrainConfig, imagenette_recipe, mnist_recipe
-from utils.timing import interleaved, time_call
-from utils.train import build_model, polyak, quick_config, total_loss, train, train_step
+from utils.training.recipe import TrainConfig, imagenette_recipe, mnist_recipe
+from utils.training.train import build_model, polyak, quick_config, total_loss, train, train_step
 
 TARGET_ACCURACY = 0.97
-# The Imagenette recipe's image size (utils.recipe): the size the photo model trains at.
+# The Imagenette recipe's image size (utils.training.recipe): the size the photo model trains at.
 TRAINING_IMAGE_SIZE = imagenette_recipe().image_size
 BATCH_SIZE = 32
 
@@ -78,7 +78,7 @@ def _batch(batch_size: int, image_size: int, classes: int = 10) -> tuple[torch.T
 
 
 def _project_step(model, images, target, config: TrainConfig):
-    """The project's training step (utils.train.train_step, then the Polyak update) as a closure."""
+    """The project's training step (utils.training.train.train_step, then the Polyak update) as a closure."""
     averaged = polyak(model, config)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
@@ -130,7 +130,7 @@ def throughput(variant: str = "torchvision", steps: int = 10, batch_size: int = 
     """Images/s of the project's step vs a plain loop over torchvision's googlenet, taking turns.
 
     The same batch, the same network (torchvision's googlenet and the project's torchvision
-    variant), one step each per round (:func:`utils.timing.interleaved`); medians.
+    variant), one step each per round (:func:`utils.measuring.timing.interleaved`); medians.
     """
     images, target = _batch(batch_size, image_size)
     config = TrainConfig()
@@ -212,7 +212,7 @@ def _lrn_alone_seconds(model: torch.nn.Module, images: torch.Tensor, repeats: in
     return time_call(both, repeats=repeats, warmup=warmup)
 
 
-# One change at a time from the quick recipe (utils.train.quick_config): what each choice of the
+# One change at a time from the quick recipe (utils.training.train.quick_config): what each choice of the
 # recipe is worth on the BN-free paper variant. Each run is about 6 epochs, ~1.5 minutes on 2 cores.
 ABLATIONS: tuple[tuple[str, dict], ...] = (
     ("quick recipe (Kaiming init, batch 32, lr 0.01, crops 35-100%)", {}),
@@ -247,7 +247,7 @@ def run(quick: bool = False, out: Path | None = None, with_ablations: bool = Fal
               "training_image_size": tp["image_size"], "lrn": lrn,
               "lrn_share_of_paper_training_step": lrn["lrn_share"], "time_to_97": []}
     if with_time_to_97 and not quick:
-        for variant in ("paper", "torchvision"):  # the MNIST recipe of utils.recipe, unchanged
+        for variant in ("paper", "torchvision"):  # the MNIST recipe of utils.training.recipe, unchanged
             result["time_to_97"].append(time_to_accuracy(variant, mnist_recipe(), out))
     if with_loop_options:
         result["loop_options"] = loop_options(steps=5 if quick else 15)

@@ -11,11 +11,11 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from utils import activations as A  # noqa: E402
 from utils.__main__ import main  # noqa: E402
-from utils.featurevis import FeatureVisConfig, visualize_channel  # noqa: E402
-from utils.hooks import BRANCHES, INCEPTION_MODULES  # noqa: E402
-from utils.model import googlenet  # noqa: E402
+from utils.network.model import googlenet  # noqa: E402
+from utils.presentation.featurevis import FeatureVisConfig, visualize_channel  # noqa: E402
+from utils.results import activations as A  # noqa: E402
+from utils.results.hooks import BRANCHES, INCEPTION_MODULES  # noqa: E402
 
 # inception (3a) at 28x28 with 192 input channels (Table 1), multiply-adds per branch by hand:
 # 1x1: 784*192*64; 3x3: 784*(192*96 + 9*96*128); 5x5: 784*(192*16 + 25*16*32); pool proj: 784*192*32.
@@ -110,7 +110,7 @@ def test_branch_energy_shares_by_hand():
 
 
 def test_energy_vs_macs_uses_the_profiler_multiply_adds():
-    from utils.profiling import branch_breakdown
+    from utils.measuring.profiling import branch_breakdown
 
     macs = branch_breakdown("paper", 224)
     got = macs[macs["module"] == "inception3a"].set_index("branch")["macs"].to_dict()
@@ -149,26 +149,26 @@ def test_load_model_pretrained_path(imagenet_file):
 
 
 def test_load_model_offline_path(monkeypatch, tmp_path):
-    import utils.pretrained
-    import utils.reader_model
-    import utils.train
-    import utils.weights
+    import utils.network.pretrained
+    import utils.network.reader_model
+    import utils.network.weights
+    import utils.training.train
 
     def fake_default_model(variant="paper", seed=0, quick=None):
         model = googlenet(variant, num_classes=10, aux_logits=False).eval()
         return model, {"dataset": "mnist", "classes": [str(d) for d in range(10)], "image_size": 32,
                        "mean": (0.1307,), "std": (0.3081,), "val_accuracy": 0.5}
 
-    monkeypatch.setattr(utils.weights, "find_imagenet_weights", lambda path=None: None)
-    monkeypatch.setattr(utils.reader_model, "candidates", lambda: [])  # no BVLC, no shipped model either
-    monkeypatch.setattr(utils.train, "default_model", fake_default_model)
+    monkeypatch.setattr(utils.network.weights, "find_imagenet_weights", lambda path=None: None)
+    monkeypatch.setattr(utils.network.reader_model, "candidates", lambda: [])  # no BVLC, no shipped model either
+    monkeypatch.setattr(utils.training.train, "default_model", fake_default_model)
     checkpoint = tmp_path / "final.pt"
-    monkeypatch.setattr(utils.pretrained, "_project_checkpoint", lambda quick: checkpoint)
+    monkeypatch.setattr(utils.network.pretrained, "_project_checkpoint", lambda quick: checkpoint)
     # nothing on disk: a clear error, and nothing is trained
     with pytest.raises(FileNotFoundError, match="no trained GoogLeNet on disk"):
         A.load_model()
     checkpoint.write_bytes(b"")
-    assert utils.pretrained.find_weights().kind == "project"
+    assert utils.network.pretrained.find_weights().kind == "project"
     model, info = A.load_model()
     assert info["dataset"] == "mnist" and info["variant"] == "paper" and info["image_size"] == 32
     assert "MNIST" in info["weights"].upper() and "50.0%" in info["weights"]

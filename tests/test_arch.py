@@ -2,7 +2,7 @@
 
 import pytest
 
-from utils import arch
+from utils.network import arch
 
 
 def test_table_has_the_papers_19_rows_and_nine_inception_modules():

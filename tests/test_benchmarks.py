@@ -13,12 +13,12 @@ import torch
 
 from benchmarks import __main__ as cli
 from benchmarks import inference, report
-from utils.fast import optimize_for_inference
-from utils.model import googlenet
+from utils.network.fast import optimize_for_inference
+from utils.network.model import googlenet
 
 
 def test_the_timing_harness_interleaves_and_takes_the_median():
-    from utils.timing import interleaved, time_call
+    from utils.measuring.timing import interleaved, time_call
 
     calls, clock = [], {"t": 0.0}
     durations = {"a": iter([0.0, 5.0, 1.0, 2.0]), "b": iter([0.0, 1.0, 1.0, 1.0])}  # warm-up, then 3 rounds
@@ -206,7 +206,7 @@ def test_the_notebook_executor_sets_quick_mode_in_the_kernel_only(tmp_path):
 
     import nbformat
 
-    from utils.notebook_exec import execute
+    from utils.presentation.notebook_exec import execute
 
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("import os\nos.environ.get('GOOGLENET_QUICK')"),

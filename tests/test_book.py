@@ -1,4 +1,5 @@
-"""The book (utils.book): pages in the summary's order, both languages, working links, and pages that render.
+"""The book (utils.presentation.book): pages in the summary's order, both languages, working links, and pages
+that render.
 
 The browser test builds the site from the committed notebooks without executing them and opens
 every page in Debian's headless Chromium through Playwright. Chromium comes from
@@ -18,8 +19,8 @@ from urllib.parse import quote, unquote
 import nbformat
 import pytest
 
-from utils import book
 from utils.paths import ROOT
+from utils.presentation import book
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from utils.branch_kernels import RING_SHARE_AT_RANDOM, ring_share, ring_shares
-from utils.model import googlenet
+from utils.network.model import googlenet
+from utils.results.branch_kernels import RING_SHARE_AT_RANDOM, ring_share, ring_shares
 
 
 def test_ring_share_by_hand():

@@ -21,9 +21,9 @@ import pytest
 import torch
 from test_caffe_forward import bvlc_blobs, caffe_forward, random_paper_model, relative_error
 
-from utils import caffe
 from utils.__main__ import main
-from utils.model import googlenet
+from utils.network import caffe
+from utils.network.model import googlenet
 
 
 # ----------------------------------------------------------------------------- a protobuf encoder
@@ -313,7 +313,7 @@ def test_offline_without_the_file_says_where_to_put_it(tmp_path):
 
 
 def test_missing_weights_name_the_command_that_gets_them(tmp_path, monkeypatch):
-    from utils.weights import WeightsUnavailable
+    from utils.network.weights import WeightsUnavailable
 
     monkeypatch.setenv("GOOGLENET_CACHE", str(tmp_path))
     assert caffe.bvlc_weights_path() is None

@@ -1,6 +1,6 @@
 """The paper variant computes what BVLC's Caffe GoogLeNet computes (§5, Table 1, Figure 3).
 
-The reference here is written from Caffe's layer semantics, not from utils.model: convolutions and
+The reference here is written from Caffe's layer semantics, not from utils.network.model: convolutions and
 fully connected layers are F.conv2d / F.linear on the raw blobs, pools are explicit window arithmetic
 (Caffe's ceil rounding, -inf padding, the last window starting inside the input), the LRN is written
 out (across channels, alpha / size, k = 1, beta 0.75), and the auxiliary heads use Caffe's 5x5/3
@@ -15,7 +15,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from utils.model import googlenet
+from utils.network.model import googlenet
 
 # bvlc_googlenet's Inception modules, in order, and the output of each module's branches.
 INCEPTIONS = ["3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"]
@@ -25,7 +25,7 @@ BRANCH_MODULES = {"1x1": "branch1", "3x3_reduce": "branch2.0", "3x3": "branch2.1
 
 
 def bvlc_names_of_paper_variant() -> dict[str, str]:
-    """BVLC layer name -> paper-variant module, typed from BVLC's prototxt and utils.model's attributes."""
+    """BVLC layer name -> paper-variant module, typed from BVLC's prototxt and utils.network.model's attributes."""
     names = {"conv1/7x7_s2": "conv1.conv", "conv2/3x3_reduce": "conv2.conv", "conv2/3x3": "conv3.conv"}
     for m in INCEPTIONS:
         for b, module in BRANCH_MODULES.items():

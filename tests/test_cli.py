@@ -83,7 +83,7 @@ def test_too_small_input_is_a_clear_error():
 
 def test_table1_needs_no_tracing():
     # The analytic table is arithmetic on Table 1: it must not run the network or load fvcore.
-    code = ("import sys, torch; from utils import profiling; "
+    code = ("import sys, torch; from utils.measuring import profiling; "
             "calls = []; torch.nn.Module.__call__ = lambda *a, **k: calls.append(1); "
             "profiling.table1('paper'); profiling.table1('torchvision'); "
             "print(len(calls), 'fvcore' in sys.modules)")
@@ -160,10 +160,10 @@ def torch_step(path):
 
 
 def test_default_out_is_a_new_folder_per_run_never_the_notebooks_cache(tmp_path, monkeypatch):
-    import utils.train
+    import utils.training.train
 
     folder = _images(tmp_path / "imgs")
-    monkeypatch.setattr(utils.train, "RUNS", tmp_path / "runs")
+    monkeypatch.setattr(utils.training.train, "RUNS", tmp_path / "runs")
     args = ("train", "--variant", "torchvision", "--dataset", str(folder), "--epochs", "1", "--batch-size", "4",
             "--image-size", "32", "--max-steps", "1")
     assert run(*args)[0] == 0
@@ -264,12 +264,12 @@ def test_activations_checks_every_argument_before_loading_a_model(tmp_path, monk
     import numpy as np
     from PIL import Image
 
-    import utils.activations_cli
+    import utils.presentation.activations_cli
 
     def no_model(*a, **k):
         raise AssertionError("a model was loaded before the arguments were checked")
 
-    monkeypatch.setattr(utils.activations_cli, "load_model", no_model)
+    monkeypatch.setattr(utils.presentation.activations_cli, "load_model", no_model)
     monkeypatch.delenv("GOOGLENET_WEIGHTS", raising=False)
     image = tmp_path / "photo.png"
     Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(image)

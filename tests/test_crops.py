@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from utils.crops import CropLabel, as_image_tensor, multi_crop, multi_crop_batch, num_crops, scales_for
+from utils.results.crops import CropLabel, as_image_tensor, multi_crop, multi_crop_batch, num_crops, scales_for
 
 
 def coordinate_image(h, w):
@@ -136,7 +136,7 @@ def test_batch_matches_single_images():
 
 
 def test_mosaic_places_each_crop_in_its_row_and_column():
-    from utils.crops import crop_mosaic
+    from utils.results.crops import crop_mosaic
 
     crops, labels = multi_crop(torch.rand(3, 40, 50), "144", crop_size=16, return_labels=True)
     mosaic, rows, cols = crop_mosaic(crops, labels, thumb=16)

@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from utils.evaluate import (
+from utils.network.model import googlenet
+from utils.results.evaluate import (
     aggregate,
     beside_paper,
     crop_probabilities,
@@ -16,7 +17,6 @@ from utils.evaluate import (
     error_pct,
     table3_analogue,
 )
-from utils.model import googlenet
 
 
 class Brightness(nn.Module):
@@ -128,8 +128,8 @@ def test_bad_input_is_explained():
 
 
 def test_square_photos_run_each_distinct_crop_once_with_the_same_result():
-    from utils.crops import multi_crop_batch
-    from utils.evaluate import distinct_crops
+    from utils.results.crops import multi_crop_batch
+    from utils.results.evaluate import distinct_crops
 
     keep, inverse = distinct_crops((48, 48), "144", crop_size=32)
     assert len(keep) == 48 and len(inverse) == 144  # 4 scales x 6 positions x 2 mirrors
@@ -162,7 +162,7 @@ def test_uint8_photos_are_converted_like_floats():
 
 
 def test_single_picks_which_model_the_one_model_rows_show():
-    from utils.evaluate import table3_from_probabilities
+    from utils.results.evaluate import table3_from_probabilities
 
     labels = torch.tensor([0, 1])
     right = torch.tensor([[[0.9, 0.1]], [[0.2, 0.8]]])  # (N=2, 1 crop, 2 classes): both right

@@ -1,4 +1,4 @@
-"""The fast inference path (utils.fast) computes the same logits as the plain model."""
+"""The fast inference path (utils.network.fast) computes the same logits as the plain model."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import functools
 import pytest
 import torch
 
-from utils.fast import ConvReLU, fold_batch_norm, fuse_conv_relu, optimize_for_inference
-from utils.model import googlenet
+from utils.network.fast import ConvReLU, fold_batch_norm, fuse_conv_relu, optimize_for_inference
+from utils.network.model import googlenet
 
 
 def _model_with_statistics(variant: str) -> torch.nn.Module:

@@ -1,4 +1,4 @@
-"""Imagenette on disk (utils.imagenette, utils.data.imagenette): where the photos are found, the
+"""Imagenette on disk (utils.training.imagenette, utils.training.data.imagenette): where the photos are found, the
 uint8 cache, the download through torchvision against a real HTTP server on 127.0.0.1, and the real
 folder beside the project when this machine has it.
 
@@ -22,10 +22,10 @@ import pytest
 import torch
 from PIL import Image
 
-from utils import imagenette as inet
-from utils.data import IMAGENET_MEAN, IMAGENET_STD, imagenette
 from utils.paths import ROOT
-from utils.recipe import imagenette_recipe
+from utils.training import imagenette as inet
+from utils.training.data import IMAGENET_MEAN, IMAGENET_STD, imagenette
+from utils.training.recipe import imagenette_recipe
 
 REAL = ROOT.parent / "shared" / "data" / "imagenette"
 
@@ -187,7 +187,7 @@ def test_decode_square_is_the_antialiased_centre_square(tmp_path):
     assert np.abs(got - ref).max() <= 2
 
 
-# ----------------------------------------------------------------------------- utils.data.imagenette
+# ----------------------------------------------------------------------------- utils.training.data.imagenette
 def test_imagenette_bundle_shapes_classes_and_val_centre_crop(tmp_path, folder):
     config = imagenette_recipe(image_size=32)
     bundle = imagenette(32, config, data=folder, progress=False)
@@ -209,7 +209,7 @@ def test_imagenette_bundle_shapes_classes_and_val_centre_crop(tmp_path, folder):
 
 
 def test_imagenette_through_load_dataset(folder):
-    from utils.data import load_dataset
+    from utils.training.data import load_dataset
 
     bundle = load_dataset("imagenette", 32, imagenette_recipe(image_size=32), data=folder)
     assert bundle.name == "imagenette" and len(bundle.val) == 10

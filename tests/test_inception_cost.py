@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from utils import arch, inception_cost
+from utils.measuring import inception_cost
+from utils.network import arch
 
 
 def test_conv_formulas_by_hand():

@@ -1,4 +1,4 @@
-"""``make lab`` (utils.lab) and the notebooks as a reader meets them: in JupyterLab, in a browser.
+"""``make lab`` (utils.presentation.lab) and the notebooks as a reader meets them: in JupyterLab, in a browser.
 
 The launcher tests are plain unit tests. The browser test starts JupyterLab exactly as ``make lab
 PORT=<free port>`` does on a machine without a display (same launcher, same arguments), reads the
@@ -30,8 +30,8 @@ from pathlib import Path
 
 import pytest
 
-from utils import lab
 from utils.paths import ASSETS, NOTEBOOKS, ROOT
+from utils.presentation import lab
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -72,7 +72,7 @@ def test_lab_args_reject_bad_input(kwargs, error, match):
 
 
 def test_launcher_reports_bad_input_in_one_line():
-    result = subprocess.run([sys.executable, "-m", "utils.lab", "--port=0"], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "utils.presentation.lab", "--port=0"], cwd=ROOT,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
@@ -94,11 +94,11 @@ def test_make_lab_runs_the_launcher_this_file_starts():
     def recipe(*variables: str) -> str:
         out = subprocess.run(["make", "-n", "lab", *variables], cwd=ROOT, capture_output=True,
                              text=True, check=True, timeout=60).stdout
-        return [line for line in out.splitlines() if "utils.lab" in line][-1].split()
+        return [line for line in out.splitlines() if "utils.presentation.lab" in line][-1].split()
 
-    assert recipe() == [".venv/bin/python", "-m", "utils.lab"]
+    assert recipe() == [".venv/bin/python", "-m", "utils.presentation.lab"]
     assert recipe("PORT=8890", "NO_BROWSER=1") == [
-        ".venv/bin/python", "-m", "utils.lab", "--port=8890", "--no-browser"]
+        ".venv/bin/python", "-m", "utils.presentation.lab", "--port=8890", "--no-browser"]
     assert "--no-browser" not in recipe("NO_BROWSER=0")
 
 
@@ -185,7 +185,7 @@ def lab_server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lab")
     port = _free_port()
     log = tmp / "server.log"
-    command = [sys.executable, "-m", "utils.lab", f"--port={port}"]
+    command = [sys.executable, "-m", "utils.presentation.lab", f"--port={port}"]
     origin = f"http://127.0.0.1:{port}"
     token = None
     with open(log, "wb") as out:
@@ -328,7 +328,7 @@ def _save_png(page_or_locator, path: Path, max_bytes: int | None = None) -> byte
 
 
 class Explorer:
-    """Notebook 06's branch explorer (utils.activations.explorer), found by widget type and label.
+    """Notebook 06's branch explorer (utils.results.activations.explorer), found by widget type and label.
 
     Its controls are ipywidgets: dropdowns (``select``) for image, module and branch and a slider for
     the channel, above an Output widget holding the figure. A label is used where it names the

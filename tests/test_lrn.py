@@ -1,10 +1,10 @@
-"""utils.lrn against torch.nn.functional.local_response_norm: forward and backward, both layouts."""
+"""utils.network.lrn against torch.nn.functional.local_response_norm: forward and backward, both layouts."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from utils.lrn import LocalResponseNorm, local_response_norm, window_sum
+from utils.network.lrn import LocalResponseNorm, local_response_norm, window_sum
 
 
 @pytest.mark.parametrize("channels_last", [False, True])

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torchvision
 
-from utils.lrn import LocalResponseNorm
-from utils.model import GoogLeNetOutputs, googlenet, min_input_size
+from utils.network.lrn import LocalResponseNorm
+from utils.network.model import GoogLeNetOutputs, googlenet, min_input_size
 
 
 def num_params(model):

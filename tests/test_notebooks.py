@@ -7,8 +7,8 @@ import os
 import pytest
 import torch
 
-from utils.notebook_exec import execute
 from utils.paths import NOTEBOOKS
+from utils.presentation.notebook_exec import execute
 
 NOTEBOOK_FILES = sorted(NOTEBOOKS.glob("*.ipynb"))
 
@@ -16,7 +16,7 @@ NOTEBOOK_FILES = sorted(NOTEBOOKS.glob("*.ipynb"))
 @pytest.fixture(scope="module")
 def quick_mnist_model():
     """Train (or load) the quick-mode MNIST model once, so no notebook's time includes training it."""
-    from utils.train import default_model
+    from utils.training.train import default_model
 
     torch.set_num_threads(2)
     return default_model("paper", seed=0, quick=True)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from utils import paper_tables as pt
+from utils.results import paper_tables as pt
 
 
 def test_table3_cost_is_models_times_crops():
@@ -35,7 +35,7 @@ def test_final_numbers_agree_with_the_prose():
 
 def test_row_counts_and_lookup_by_number():
     assert [len(pt.table(n)) for n in (2, 3, 4, 5)] == [7, 6, 4, 6]
-    with pytest.raises(ValueError, match="Table 1 lives in utils.arch"):
+    with pytest.raises(ValueError, match="Table 1 lives in utils.network.arch"):
         pt.table(1)
 
 

@@ -1,4 +1,4 @@
-"""Results on photos (utils.photo_results): snapshots, validation photos, Table 3's summary and the
+"""Results on photos (utils.results.photo_results): snapshots, validation photos, Table 3's summary and the
 colour measures, on small inputs whose answers are known by hand."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from utils import imagenette
-from utils import photo_results as pr
-from utils.evaluate import table3_from_probabilities
-from utils.model import googlenet
+from utils.network.model import googlenet
+from utils.results import photo_results as pr
+from utils.results.evaluate import table3_from_probabilities
+from utils.training import imagenette
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,12 @@ import torch
 from PIL import Image
 from torch.optim.swa_utils import AveragedModel
 
-from utils import imagenette
-from utils import photo_training as P
-from utils.data import IMAGENET_MEAN, IMAGENET_STD, DataBundle, TensorImages
-from utils.model import googlenet
-from utils.recipe import TrainConfig, imagenette_recipe
-from utils.train import build_model, save_checkpoint, total_loss
+from utils.network.model import googlenet
+from utils.training import imagenette
+from utils.training import photo_training as P
+from utils.training.data import IMAGENET_MEAN, IMAGENET_STD, DataBundle, TensorImages
+from utils.training.recipe import TrainConfig, imagenette_recipe
+from utils.training.train import build_model, save_checkpoint, total_loss
 
 
 def _net(num_classes=10, seed=0):
@@ -25,7 +25,7 @@ def _net(num_classes=10, seed=0):
 
 
 def _write_checkpoint(path, num_classes=3):
-    """A checkpoint as utils.train writes it, with averaged weights that differ from the raw ones."""
+    """A checkpoint as utils.training.train writes it, with averaged weights that differ from the raw ones."""
     config = imagenette_recipe(image_size=32)
     raw = _net(num_classes)
     averaged = AveragedModel(_net(num_classes, seed=1), use_buffers=True)

@@ -6,8 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from utils import arch, profiling
-from utils.receptive_field import receptive_fields
+from utils.measuring import profiling
+from utils.measuring.receptive_field import receptive_fields
+from utils.network import arch
 
 # torchvision's published figures for its googlenet (IMAGENET1K_V1; torchvision.models docs):
 # 6,624,904 parameters and "1.50 GFLOPS", which are multiply-adds (1.498 G to three decimals).
@@ -67,7 +68,7 @@ def test_aux_heads_by_hand():
 
 
 def test_analytic_params_match_the_built_model():
-    from utils.model import googlenet
+    from utils.network.model import googlenet
 
     for variant in ("paper", "torchvision"):
         for aux in (False, True):
@@ -171,7 +172,7 @@ def test_diagrams_draw_and_reject_bad_rows():
     import matplotlib
 
     matplotlib.use("Agg")
-    from utils import diagrams
+    from utils.presentation import diagrams
 
     assert diagrams.inception_module("inception4e", branch3_kernel=3).axes
     assert diagrams.branch_shares(profiling.branch_breakdown()).axes

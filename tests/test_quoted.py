@@ -1,4 +1,4 @@
-"""The notes' quoted numbers agree with the notebooks' committed outputs (utils.quoted).
+"""The notes' quoted numbers agree with the notebooks' committed outputs (utils.presentation.quoted).
 
 The first tests build small notebooks by hand and check that every kind of disagreement is caught;
 the last ones run the check on every note of paper_notes/, English and Korean.
@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from utils import quoted
 from utils.paths import NOTEBOOKS, PAPER_NOTES
+from utils.presentation import quoted
 
 
 def write_notebook(folder, stem, *texts, stream=None):
@@ -134,7 +134,7 @@ def test_korean_note_quotes_the_same_values(note):
 
 
 def test_book_does_not_show_the_marks(tmp_path):
-    from utils.book import render_note
+    from utils.presentation.book import render_note
 
     html = render_note(write_note(tmp_path, "Top-1 is 97.6%<!-- nb:05_results#top1 -->."))
     assert "97.6%." in html and not re.search(r"&lt;!--|nb:\w", html)

@@ -1,8 +1,8 @@
-"""Which network the reader sees (utils.reader_model): BVLC's weights, then torchvision's ImageNet
+"""Which network the reader sees (utils.network.reader_model): BVLC's weights, then torchvision's ImageNet
 weights, then the shipped Imagenette model; never a training run.
 
 Temporary files stand in for all three, found where the real ones are looked for ($GOOGLENET_CACHE,
-$GOOGLENET_WEIGHTS, utils.shipped.SHIPPED); the runs folder is an empty temporary one, and any
+$GOOGLENET_WEIGHTS, utils.network.shipped.SHIPPED); the runs folder is an empty temporary one, and any
 backward pass fails the test.
 """
 
@@ -18,11 +18,11 @@ import pytest
 import torch
 from PIL import Image
 
+import utils.network.shipped
 import utils.paths
-import utils.shipped
-from utils.imagenette import NAMES, WNIDS
-from utils.model import googlenet
-from utils.reader_model import candidates, reader_model
+from utils.network.model import googlenet
+from utils.network.reader_model import candidates, reader_model
+from utils.training.imagenette import NAMES, WNIDS
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
     """One stand-in per kind, kept aside; tests copy the ones they need into place."""
     root = tmp_path_factory.mktemp("weights")
     torch.manual_seed(0)
-    bvlc = root / "bvlc_googlenet.pt"  # the state dict utils.caffe's converter writes
+    bvlc = root / "bvlc_googlenet.pt"  # the state dict utils.network.caffe's converter writes
     torch.save(googlenet("paper", num_classes=1000, aux_logits=True).state_dict(), bvlc)
     imagenet = root / "googlenet-1378be20.pth"  # torchvision's layout
     torch.save(googlenet("torchvision", num_classes=1000, aux_logits=True).state_dict(), imagenet)
@@ -54,9 +54,10 @@ def places(tmp_path, monkeypatch) -> dict[str, Path]:
     monkeypatch.setenv("GOOGLENET_CACHE", str(cache))
     monkeypatch.delenv("GOOGLENET_WEIGHTS", raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # torchvision's cache: empty
-    monkeypatch.setattr(utils.shipped, "SHIPPED", assets / "googlenet_imagenette.pt")
+    monkeypatch.setattr(utils.network.shipped, "SHIPPED", assets / "googlenet_imagenette.pt")
     monkeypatch.setattr(utils.paths, "RUNS", runs)
-    for name in ("utils.train", "utils.loop", "utils.cache"):  # wherever the training code keeps its copy
+    # wherever the training code keeps its copy
+    for name in ("utils.training.train", "utils.training.loop", "utils.training.cache"):
         module = __import__(name, fromlist=["RUNS"]) if _importable(name) else None
         if module is not None and hasattr(module, "RUNS"):
             monkeypatch.setattr(module, "RUNS", runs)
@@ -143,7 +144,7 @@ def test_a_damaged_shipped_model_is_refused(files, places):
 
 
 def test_activations_use_the_same_order(files, places):
-    from utils.pretrained import load_model
+    from utils.network.pretrained import load_model
 
     _put("shipped", files, places)
     _, info = load_model()

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from utils.recipe import TrainConfig, recipe_table
-from utils.train import lr_factor
+from utils.training.recipe import TrainConfig, recipe_table
+from utils.training.train import lr_factor
 
 
 def test_defaults_are_the_papers_numbers():
@@ -57,7 +57,7 @@ def test_bad_config_is_rejected(bad):
 def test_the_mnist_recipe_changes_only_what_it_names_and_says_why():
     from dataclasses import fields
 
-    from utils.recipe import MNIST_CHANGES, mnist_recipe
+    from utils.training.recipe import MNIST_CHANGES, mnist_recipe
 
     paper, mnist = TrainConfig(), mnist_recipe()
     changed = {f.name for f in fields(TrainConfig) if getattr(paper, f.name) != getattr(mnist, f.name)}
@@ -73,7 +73,7 @@ def test_the_mnist_recipe_changes_only_what_it_names_and_says_why():
 def test_the_restart_recipe_names_its_three_changes_on_top_of_imagenettes():
     from dataclasses import fields
 
-    from utils.recipe import IMAGENETTE_RESTART_CHANGES, imagenette_recipe, imagenette_restart_recipe
+    from utils.training.recipe import IMAGENETTE_RESTART_CHANGES, imagenette_recipe, imagenette_restart_recipe
 
     first, restart = imagenette_recipe(), imagenette_restart_recipe()
     changed = {f.name for f in fields(TrainConfig) if getattr(first, f.name) != getattr(restart, f.name)}

@@ -1,8 +1,8 @@
-"""The shipped model (utils.shipped): export of a run's Polyak-averaged weights to fp16 with a manifest,
+"""The shipped model (utils.network.shipped): export of a run's Polyak-averaged weights to fp16 with a manifest,
 val top-1 by the manifest's protocol, and the loader's SHA-256 check.
 
 The run is fake and small: an untrained 10-class paper variant whose averaged weights differ from its
-raw ones, in a ``final.pt`` laid out as utils.train writes it, beside a generated Imagenette folder.
+raw ones, in a ``final.pt`` laid out as utils.training.train writes it, beside a generated Imagenette folder.
 The protocol is recomputed here with PIL, independently of the code under test.
 """
 
@@ -19,10 +19,10 @@ import torch
 from PIL import Image
 from torch.optim.swa_utils import AveragedModel
 
-from utils import shipped
-from utils.imagenette import NAMES, WNIDS
-from utils.model import googlenet
-from utils.recipe import imagenette_recipe
+from utils.network import shipped
+from utils.network.model import googlenet
+from utils.training.imagenette import NAMES, WNIDS
+from utils.training.recipe import imagenette_recipe
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 SIZE = 32  # image_size of the fake run; the protocol resizes to round(32 / 0.875) = 37
@@ -55,7 +55,7 @@ def photos(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> tuple[Path, dict]:
-    """A finished run's folder with final.pt as utils.train writes it; returns (folder, averaged weights)."""
+    """A finished run's folder with final.pt as utils.training.train writes it; returns (folder, averaged weights)."""
     folder = tmp_path_factory.mktemp("run") / "imagenette_paper_seed0"
     folder.mkdir()
     torch.manual_seed(0)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from utils import sparsity
+from utils.measuring import sparsity
 
 
 def test_random_sparse_weight_has_requested_nonzeros():

@@ -1,4 +1,4 @@
-"""Table 1 resolved once (utils.arch.layer_specs): every layer's size against PyTorch itself.
+"""Table 1 resolved once (utils.network.arch.layer_specs): every layer's size against PyTorch itself.
 
 The independent source is a forward pass of the built network on the meta device (shapes only, no
 arithmetic), recorded with hooks, at input sizes that exercise the pooling rules: odd sizes, sizes
@@ -11,8 +11,8 @@ import sys
 import pytest
 import torch
 
-from utils import arch
-from utils.model import check_input, googlenet, min_input_size, spatial_sizes
+from utils.network import arch
+from utils.network.model import check_input, googlenet, min_input_size, spatial_sizes
 
 SIZES = (32, 47, 96, 112, 224, 225, 227, 240)
 
@@ -108,6 +108,6 @@ def test_layer_specs_rejects_a_bad_size_and_variant():
 
 
 def test_importing_arch_loads_no_torch():
-    code = "import sys, utils.arch; utils.arch.layer_specs('paper'); print('torch' in sys.modules)"
+    code = "import sys, utils.network.arch; utils.network.arch.layer_specs('paper'); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -14,11 +14,11 @@ import torch
 from PIL import Image
 
 from utils.__main__ import main
-from utils.data import DataBundle, EvalTransform, TensorImages, TrainTransform
-from utils.model import GoogLeNetOutputs
-from utils.recipe import TrainConfig
-from utils.runs import run_log
-from utils.train import NonFiniteLoss, load_checkpoint, save_checkpoint, total_loss, train
+from utils.network.model import GoogLeNetOutputs
+from utils.training.data import DataBundle, EvalTransform, TensorImages, TrainTransform
+from utils.training.recipe import TrainConfig
+from utils.training.runs import run_log
+from utils.training.train import NonFiniteLoss, load_checkpoint, save_checkpoint, total_loss, train
 
 TINY = replace(TrainConfig(), batch_size=8, epochs=2, warmup_steps=2, image_size=32)
 
@@ -112,7 +112,7 @@ def test_ddp_two_cpu_processes_over_gloo(tmp_path):
 
 
 def test_default_model_trains_once_and_waits_for_a_concurrent_trainer(tmp_path):
-    from utils.cache import CACHE_LOCK, _train_once
+    from utils.training.cache import CACHE_LOCK, _train_once
 
     path, calls = tmp_path / "final.pt", []
     _train_once(path, lambda: (calls.append("fit"), path.write_text("x")))
@@ -135,7 +135,7 @@ def test_default_model_trains_once_and_waits_for_a_concurrent_trainer(tmp_path):
 def test_kaiming_init_keeps_the_image_signal_that_caffe_init_loses():
     # The reason the paper variant trains with init="model": with BVLC's Caffe init (xavier FAN_IN,
     # bias 0.2) the activations of inception5b are almost the same for every image.
-    from utils.train import build_model, signal_at_init
+    from utils.training.train import build_model, signal_at_init
 
     images = torch.randn(16, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     spread = {}
@@ -149,8 +149,8 @@ def test_kaiming_init_keeps_the_image_signal_that_caffe_init_loses():
 
 def test_quick_recipe_gets_the_paper_variant_past_chance_in_250_steps(tmp_path):
     # The BN-free paper variant once sat at chance (10%) for a whole run; this guards the recipe.
-    from utils.data import mnist
-    from utils.train import quick_config, train
+    from utils.training.data import mnist
+    from utils.training.train import quick_config, train
 
     torch.set_num_threads(2)
     result = train(quick_config("paper"), "paper", out=tmp_path, max_steps=250, data=mnist(32),
@@ -163,7 +163,7 @@ def test_a_lock_left_by_a_killed_trainer_is_taken_over_at_once(tmp_path):
     import signal
     import time
 
-    from utils.cache import CACHE_LOCK, _train_once
+    from utils.training.cache import CACHE_LOCK, _train_once
 
     path = tmp_path / "final.pt"
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from filelock import FileLock; "
@@ -178,7 +178,7 @@ def test_a_lock_left_by_a_killed_trainer_is_taken_over_at_once(tmp_path):
 
 
 def test_caffe_init_draws_fan_in_uniform_with_bvlc_biases():
-    from utils.train import build_model
+    from utils.training.train import build_model
 
     torch.manual_seed(0)
     model = build_model("paper", 10, replace(TrainConfig(), init="caffe"))
@@ -216,7 +216,7 @@ def test_resume_saves_and_restores_every_generator(tmp_path):
     state = torch.load(tmp_path / "last.pt", weights_only=True)
     rng = state["rng_ranks"][0]
     assert {"torch", "cuda", "python", "numpy"} <= set(rng) and state["world_size"] == 1
-    from utils.checkpoint import rng_state, set_rng_state
+    from utils.training.checkpoint import rng_state, set_rng_state
 
     random.seed(5)
     np.random.seed(5)
@@ -246,7 +246,7 @@ def test_a_folder_in_use_is_refused_naming_its_process(tmp_path):
     import os
     import socket
 
-    from utils.runs import RunFolderBusy, RunLock
+    from utils.training.runs import RunFolderBusy, RunLock
 
     with RunLock(tmp_path / "run"):
         with pytest.raises(RunFolderBusy, match=f"process {os.getpid()} on {socket.gethostname()}, started "):
@@ -256,14 +256,14 @@ def test_a_folder_in_use_is_refused_naming_its_process(tmp_path):
 
 
 def test_the_notebooks_cache_refuses_a_model_trained_another_way(tmp_path, monkeypatch):
-    import utils.cache
+    import utils.training.cache
 
-    monkeypatch.setattr(utils.cache, "RUNS", tmp_path)
-    folder = utils.cache.cache_folder("paper", 0, quick=True)
+    monkeypatch.setattr(utils.training.cache, "RUNS", tmp_path)
+    folder = utils.training.cache.cache_folder("paper", 0, quick=True)
     train(TINY, "paper", out=folder, max_steps=1, data=tiny_data(), progress=False)  # a trial run left there
     (folder / "final.pt").write_bytes((folder / "last.pt").read_bytes())
     with pytest.raises(ValueError, match="not the notebooks' model .*dataset: checkpoint 'tiny'.*epochs"):
-        utils.cache.default_model("paper", quick=True)
+        utils.training.cache.default_model("paper", quick=True)
 
 
 def test_a_warm_restart_starts_from_the_weights_and_records_where_they_came_from(tmp_path):

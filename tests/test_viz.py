@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from utils import viz  # noqa: E402
+from utils.presentation import viz  # noqa: E402
 
 RNG = np.random.default_rng(0)
 

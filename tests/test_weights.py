@@ -4,8 +4,8 @@ import pytest
 import torch
 import torchvision
 
-from utils import weights
-from utils.model import googlenet
+from utils.network import weights
+from utils.network.model import googlenet
 
 
 @pytest.fixture

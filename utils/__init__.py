@@ -1,11 +1,20 @@
 """A study companion library for "Going deeper with convolutions" (Szegedy et al., CVPR 2015).
 
-Modules, one concept each: :mod:`utils.arch` (Table 1 as data, no torch), :mod:`utils.model` (the
-network), :mod:`utils.weights` (loading pretrained weights) and :mod:`utils.profiling` (parameters
-and multiply-adds). Import them by name: ``from utils.model import googlenet``.
+One package per layer of the project, one concept per module:
 
-Importing this package imports nothing else: ``import utils.arch`` stays free of torch. The names
-below are loaded from :mod:`utils.model` on first use.
+* :mod:`utils.network`: Table 1 as data (``arch``, no torch), the network built from it (``model``),
+  its LRN, the fast inference path and the weights it can load;
+* :mod:`utils.measuring`: parameters and multiply-adds (``profiling``, ``table1``, ``counters``),
+  receptive fields, §3's sparsity study and the timing harness;
+* :mod:`utils.training`: §6's recipe, data, the loop, checkpoints and run folders;
+* :mod:`utils.results`: §7's crops and ensembles, the paper's tables, the photo model's results and
+  what each Inception branch computes;
+* :mod:`utils.presentation`: figures, the notes' quoted numbers, the notebook runner, the book and
+  JupyterLab.
+
+``from utils.model import googlenet`` is the short import of the network. Importing this package
+imports nothing else: ``import utils.network.arch`` stays free of torch. The names below are loaded
+from :mod:`utils.network.model` on first use.
 """
 
 __all__ = ["GoogLeNet", "GoogLeNetOutputs", "googlenet"]
@@ -13,7 +22,7 @@ __all__ = ["GoogLeNet", "GoogLeNetOutputs", "googlenet"]
 
 def __getattr__(name: str):
     if name in __all__:
-        from . import model
+        from .network import model
 
         return getattr(model, name)
     raise AttributeError(f"module 'utils' has no attribute {name!r}")

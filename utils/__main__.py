@@ -13,11 +13,11 @@ import sys
 
 # Modules that contribute subcommands, in the order ``--help`` lists them.
 CLI_MODULES = (
-    "utils.profiling_cli",  # table1, profile
-    "utils.train",  # train
-    "utils.activations_cli",  # activations
-    "utils.caffe",  # convert-caffe, download-bvlc
-    "utils.shipped",  # export-model
+    "utils.measuring.profiling_cli",  # table1, profile
+    "utils.training.train",  # train
+    "utils.presentation.activations_cli",  # activations
+    "utils.network.caffe",  # convert-caffe, download-bvlc
+    "utils.network.shipped",  # export-model
 )
 
 
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .weights import WeightsUnavailable
+    from .network.weights import WeightsUnavailable
 
     try:
         return int(args.func(args) or 0)

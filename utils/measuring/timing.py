@@ -1,0 +1,79 @@
+"""The project's one timing harness: wall time of calls, taking turns, after warm-ups.
+
+Used by the benchmarks (:mod:`benchmarks`), notebook 07, the recording overhead of
+:mod:`utils.results.hooks` and the sparsity study of §3 (:mod:`utils.measuring.sparsity`), so every number in the
+project is measured the same way:
+
+* warm-up calls first, untimed (oneDNN builds its kernels on the first call of each shape);
+* the candidates take turns, one call each per round, so a burst of load from another process
+  lands on all of them instead of on one;
+* each call is timed on its own, and the caller chooses the statistic: the median for a typical
+  time, the minimum for the least disturbed one (other processes only ever add time).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import time
+from collections.abc import Callable, Iterator
+
+
+@contextlib.contextmanager
+def num_threads(threads: int | None) -> Iterator[None]:
+    """Run a block with ``torch.set_num_threads(threads)``, restoring the previous count after it."""
+    if threads is None:
+        yield
+        return
+    import torch
+
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int = 5, warmup: int = 1,
+                min_run_time: float = 0.0, threads: int | None = None,
+                clock: Callable[[], float] = time.perf_counter) -> dict[str, list[float]]:
+    """Seconds of every call of each function, the functions taking turns.
+
+    Args:
+        fns: name -> a function of no arguments.
+        repeats: rounds at least; each round calls every function once.
+        warmup: untimed rounds first.
+        min_run_time: keep adding rounds until this many seconds were timed in all.
+        threads: run with this many intra-op threads (``None``: leave torch's setting alone).
+
+    Returns:
+        name -> list of per-call seconds, one per round.
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    if not fns:
+        raise ValueError("nothing to time: pass at least one function")
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    with num_threads(threads):
+        for _ in range(warmup):
+            for fn in fns.values():
+                fn()
+        spent, rounds = 0.0, 0
+        while rounds < repeats or spent < min_run_time:
+            for name, fn in fns.items():
+                t0 = clock()
+                fn()
+                dt = clock() - t0
+                times[name].append(dt)
+                spent += dt
+            rounds += 1
+    return times
+
+
+def time_call(fn: Callable[[], object], repeats: int = 5, warmup: int = 1, min_run_time: float = 0.0,
+              threads: int | None = None, stat: Callable[[list[float]], float] = statistics.median) -> float:
+    """Seconds per call of ``fn()``: ``stat`` (median by default) of the timed calls after ``warmup``."""
+    return stat(interleaved({"fn": fn}, repeats, warmup, min_run_time, threads)["fn"])

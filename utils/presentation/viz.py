@@ -1,0 +1,223 @@
+"""Figures for the companion. Matplotlib lives here and nowhere else.
+
+Every function takes plain data (NumPy arrays, tensors, DataFrames) and an optional ``ax`` or
+``fig`` to draw into, and returns the figure. Nothing here builds or runs a model.
+
+Figures are made with :class:`matplotlib.figure.Figure`, not through pyplot: pyplot would keep every
+figure open and a notebook would show each one twice (once when the cell ends, once as its value).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from matplotlib.figure import Figure
+
+# One colour per Inception branch (Figure 2(b)), used by every branch figure so they read together.
+BRANCH_COLOURS = {"branch1": "#4C72B0", "branch2": "#DD8452", "branch3": "#55A868", "branch4": "#C44E52"}
+BRANCH_TITLES = {"branch1": "1x1", "branch2": "3x3", "branch3": "5x5", "branch4": "pool proj"}
+
+
+def _np(x) -> np.ndarray:
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _branch_title(branch: str, branch3_label: str = "5x5") -> str:
+    label = branch3_label if branch == "branch3" else BRANCH_TITLES.get(branch, branch)
+    return f"{branch} ({label})"
+
+
+def figure(width: float, height: float, dpi: int = 80) -> Figure:
+    """A new figure that pyplot does not track (see the module docstring)."""
+    return Figure(figsize=(width, height), dpi=dpi)
+
+
+def feature_grid(maps, channels=None, ncols: int = 8, title: str = "", fig=None, cmap: str = "viridis"):
+    """A grid of feature maps, one small image per channel.
+
+    Args:
+        maps: one image's activations, shape (C, H, W).
+        channels: channel indices to show (default: all, at most 64).
+        ncols: images per row.
+    """
+    maps = _np(maps)
+    if maps.ndim != 3:
+        raise ValueError(f"expected feature maps of shape (C, H, W), got {maps.shape}")
+    channels = list(range(min(len(maps), 64))) if channels is None else [int(c) for c in channels]
+    if not channels:
+        raise ValueError("no channels to draw; pass at least one channel index")
+    ncols = max(1, min(ncols, len(channels)))
+    nrows = math.ceil(len(channels) / ncols)
+    fig = fig or Figure(figsize=(1.1 * ncols, 1.1 * nrows + (0.4 if title else 0)), dpi=80)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for ax, c in zip(axes.flat, channels, strict=False):
+        ax.imshow(maps[c], cmap=cmap)
+        ax.set_title(str(c), fontsize=7, pad=1)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def module_branches(branch_maps: dict, k: int = 8, ncols: int = 2, module: str = "", branch3_label: str = "5x5",
+                    fig=None, cmap: str = "viridis"):
+    """The four branches of one Inception module side by side, each as its ``k`` strongest channels.
+
+    Channels are ranked by mean activation over the map, so each panel shows what that branch
+    responds to most in this image.
+
+    Args:
+        branch_maps: ``{"branch1": (C1, H, W), ..., "branch4": (C4, H, W)}`` for one image.
+        k: channels per branch.
+        ncols: columns of channels inside each branch's block.
+    """
+    branches = list(branch_maps)
+    nrows = math.ceil(k / ncols)
+    fig = fig or Figure(figsize=(1.2 * ncols * len(branches) + 0.4, 1.2 * nrows + 0.6), dpi=80)
+    subfigs = np.atleast_1d(fig.subfigures(1, len(branches), wspace=0.02))
+    for sub, b in zip(subfigs, branches, strict=True):
+        maps = _np(branch_maps[b])
+        top = np.argsort(-maps.mean(axis=(1, 2)), kind="stable")[:k]
+        axes = sub.subplots(nrows, ncols, squeeze=False)
+        for ax, c in zip(axes.flat, top, strict=False):
+            ax.imshow(maps[c], cmap=cmap)
+            ax.set_title(str(c), fontsize=7, pad=1)
+        for ax in axes.flat:
+            ax.set_axis_off()
+        sub.suptitle(_branch_title(b, branch3_label), fontsize=9, color=BRANCH_COLOURS.get(b, "k"))
+    if module:
+        fig.suptitle(f"{module}: top {k} channels of each branch by mean activation", fontsize=10, y=1.02)
+    return fig
+
+
+def branch_mean_overlay(image, mean_maps: dict, branch3_label: str = "5x5", fig=None, alpha: float = 0.55):
+    """Each branch's channel-mean activation map, upsampled and laid over the image.
+
+    Args:
+        image: (H, W, 3) or (H, W) floats in [0, 1].
+        mean_maps: ``{"branch1": (h, w), ...}``: activation averaged over a branch's channels.
+    """
+    image = _np(image)
+    fig = fig or Figure(figsize=(2.0 * (len(mean_maps) + 1), 2.3), dpi=80)
+    axes = fig.subplots(1, len(mean_maps) + 1, squeeze=False)[0]
+    h, w = image.shape[:2]
+    axes[0].imshow(image, cmap="gray" if image.ndim == 2 else None)
+    axes[0].set_title("image", fontsize=9)
+    for ax, (b, m) in zip(axes[1:], mean_maps.items(), strict=True):
+        m = _np(m)
+        ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
+        # extent stretches the coarse map over the whole image: each cell covers one stride-sized patch
+        ax.imshow(m, cmap="magma", alpha=alpha, extent=(0, w, h, 0), interpolation="bilinear")
+        ax.set_title(_branch_title(b, branch3_label), fontsize=9, color=BRANCH_COLOURS.get(b, "k"))
+    for ax in axes:
+        ax.set_axis_off()
+    return fig
+
+
+def energy_vs_macs(shares, ax=None, branch3_label: str = "5x5"):
+    """Each branch's share of activation energy beside its share of multiply-adds, per module.
+
+    Args:
+        shares: DataFrame with columns ``module``, ``branch``, ``energy_share``, ``macs_share``
+            (shares sum to 1 within each module).
+    """
+    if ax is None:
+        ax = Figure(figsize=(9, 3.6), dpi=80).subplots()
+    modules = list(dict.fromkeys(shares["module"]))
+    branches = list(dict.fromkeys(shares["branch"]))
+    x = np.arange(len(modules))
+    width = 0.38
+    for offset, column, hatch in ((-width / 2, "energy_share", ""), (width / 2, "macs_share", "//")):
+        bottom = np.zeros(len(modules))
+        for b in branches:
+            part = shares[shares["branch"] == b].set_index("module").reindex(modules)[column].to_numpy()
+            ax.bar(x + offset, part, width, bottom=bottom, color=BRANCH_COLOURS.get(b), hatch=hatch,
+                   edgecolor="white", linewidth=0.5,
+                   label=_branch_title(b, branch3_label) if column == "energy_share" else None)
+            bottom += part
+    ax.set_xticks(x, [m.replace("inception", "") for m in modules])
+    ax.set_xlabel("Inception module (left bar: activation energy, right hatched bar: multiply-adds)")
+    ax.set_ylabel("share within module")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, 1.15), frameon=False)
+    return ax.figure
+
+
+def score_heatmap(table, ax=None, title: str = "", fmt: str = "{:.2f}", cmap: str = "viridis"):
+    """A module x branch table of scores (rows: modules, columns: branches) as an annotated heatmap."""
+    if ax is None:
+        ax = Figure(figsize=(4.2, 3.6), dpi=80).subplots()
+    values = table.to_numpy(dtype=float)
+    im = ax.imshow(values, cmap=cmap, aspect="auto")
+    ax.set_xticks(range(values.shape[1]), [str(c) for c in table.columns], fontsize=8)
+    ax.set_yticks(range(values.shape[0]), [str(i) for i in table.index], fontsize=8)
+    mid = np.nanmean(values)
+    for (i, j), v in np.ndenumerate(values):
+        ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=7,
+                color="white" if v < mid else "black")
+    ax.figure.colorbar(im, ax=ax, fraction=0.05)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax.figure
+
+
+def image_grid(images, titles=None, ncols: int = 6, size: float = 1.3, title: str = "", fig=None):
+    """Small images in a grid: (N, H, W, 3) or (N, H, W) floats in [0, 1]."""
+    images = [_np(im) for im in images]
+    if not images:
+        raise ValueError("no images to draw")
+    ncols = max(1, min(ncols, len(images)))
+    nrows = math.ceil(len(images) / ncols)
+    fig = fig or Figure(figsize=(size * ncols, size * nrows + (0.4 if title else 0.1)), dpi=80)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i < len(images):
+            ax.imshow(np.clip(images[i], 0, 1), cmap="gray" if images[i].ndim == 2 else None, vmin=0, vmax=1)
+            if titles is not None:
+                ax.set_title(str(titles[i]), fontsize=7, pad=1)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def channel_view(image, maps, channel: int, name: str = "", fig=None, alpha: float = 0.6):
+    """One channel of one branch: its map alone and laid over the image (for the explorer).
+
+    Args:
+        image: (H, W, 3) or (H, W) in [0, 1]; maps: (C, h, w) activations of one branch for it.
+    """
+    image, maps = _np(image), _np(maps)
+    if not 0 <= channel < len(maps):
+        raise ValueError(f"channel {channel} out of range: {name or 'this branch'} has {len(maps)} channels")
+    fig = fig or Figure(figsize=(5.6, 2.8), dpi=80)
+    a, b = fig.subplots(1, 2)
+    h, w = image.shape[:2]
+    a.imshow(maps[channel], cmap="viridis")
+    a.set_title(f"{name} channel {channel}\nmean {maps[channel].mean():.3g}, max {maps[channel].max():.3g}", fontsize=8)
+    b.imshow(image, cmap="gray" if image.ndim == 2 else None)
+    b.imshow(maps[channel], cmap="magma", alpha=alpha, extent=(0, w, h, 0), interpolation="bilinear")
+    b.set_title("over the image", fontsize=8)
+    for ax in (a, b):
+        ax.set_axis_off()
+    return fig
+
+
+def save_figure(fig, name: str, dpi: int = 80):
+    """Write ``fig`` to ``assets/name`` in full mode; in quick mode write nothing and return ``None``.
+
+    Quick runs (tests, CI) must not change tracked files, so only a full run refreshes the figures
+    the notes link to.
+    """
+    from ..paths import ASSETS, quick_mode
+
+    if quick_mode():
+        return None
+    ASSETS.mkdir(exist_ok=True)
+    path = ASSETS / name
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    return path

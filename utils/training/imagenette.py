@@ -1,0 +1,214 @@
+"""Imagenette: ten ImageNet classes of real photographs, for training the paper's network on a CPU.
+
+Imagenette (fast.ai's ``imagenette2`` split: 9,469 training and 3,925 validation photos of tench,
+English springer, cassette player, chain saw, church, French horn, garbage truck, gas pump, golf ball
+and parachute) stands in for ILSVRC 2012 (§7), which a laptop cannot train on.
+
+Where the photos come from, first match wins:
+
+1. ``data=PATH`` (the command line's ``--data``);
+2. ``$GOOGLENET_DATA``;
+3. a folder ``data/imagenette`` beside the project (``../shared/data/imagenette`` from its root);
+4. a download with :class:`torchvision.datasets.Imagenette` into ``$GOOGLENET_CACHE`` (default
+   ``~/.cache/googlenet-companion``), with a progress bar; the archive's checksum is verified.
+
+Decoding thousands of JPEGs for every epoch would cost more CPU than the network at 112 px, so the
+photos are decoded once into a uint8 tensor at ``cache_size`` pixels (shorter side resized with
+antialiasing, then the centre square) and kept in a ``.pt`` file beside the other caches; training
+then crops and resizes tensors in memory (utils.training.data's §6 augmentations).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from ..paths import ROOT
+
+# WordNet ids in the output order of every Imagenette model here (sorted, as ImageFolder sorts them).
+WNIDS = ("n01440764", "n02102040", "n02979186", "n03000684", "n03028079", "n03394916", "n03417042",
+         "n03425413", "n03445777", "n03888257")
+NAMES = ("tench", "English springer", "cassette player", "chain saw", "church", "French horn",
+         "garbage truck", "gas pump", "golf ball", "parachute")
+SPLITS = ("train", "val")
+DOWNLOAD_SIZE = "320px"  # torchvision's smaller archive (about 340 MB); photos 320 px on the shorter side
+
+
+def cache_dir() -> Path:
+    """``$GOOGLENET_CACHE`` or ``~/.cache/googlenet-companion``: downloads and decoded tensors."""
+    return Path(os.environ.get("GOOGLENET_CACHE") or Path.home() / ".cache" / "googlenet-companion").expanduser()
+
+
+def _is_imagenette(folder: Path) -> bool:
+    return all((folder / split).is_dir() for split in SPLITS)
+
+
+def candidates(data: str | Path | None = None) -> list[tuple[str, Path]]:
+    """The places searched for the photos, in order, each with how it was named."""
+    out = []
+    if data is not None:
+        out.append(("--data", Path(data)))
+    if os.environ.get("GOOGLENET_DATA"):
+        out.append(("$GOOGLENET_DATA", Path(os.environ["GOOGLENET_DATA"])))
+    out.append(("beside the project", ROOT.parent / "shared" / "data" / "imagenette"))
+    for size in (DOWNLOAD_SIZE, "160px", "full"):
+        stem = {"full": "imagenette2"}.get(size, f"imagenette2-{size.removesuffix('px')}")
+        out.append(("downloaded", cache_dir() / "imagenette" / stem))
+    return out
+
+
+def find(data: str | Path | None = None) -> Path | None:
+    """The first folder with ``train/`` and ``val/`` among :func:`candidates`, or None.
+
+    A folder named explicitly (``data`` or ``$GOOGLENET_DATA``) that is not such a folder is an error,
+    not something to skip silently.
+    """
+    for how, folder in candidates(data):
+        if _is_imagenette(folder):
+            return folder
+        if how in ("--data", "$GOOGLENET_DATA"):
+            raise FileNotFoundError(f"{how} is {folder}, which has no train/ and val/ folders; point it at "
+                                    "the Imagenette folder (train/WNID/*.JPEG, val/WNID/*.JPEG)")
+    return None
+
+
+def _md5(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def download(root: Path | None = None, size: str = DOWNLOAD_SIZE) -> Path:
+    """Download and unpack Imagenette with torchvision (md5-checked); returns the folder.
+
+    ``$GOOGLENET_IMAGENETTE_URL`` and ``$GOOGLENET_IMAGENETTE_MD5`` replace torchvision's archive
+    address and checksum (a mirror, or a local server in the tests). The archive is deleted once
+    unpacked, and after a failure nothing is left behind that a later search would take for the photos.
+    """
+    from torchvision.datasets import Imagenette
+
+    root = Path(root or cache_dir() / "imagenette")
+    cls = Imagenette
+    url = os.environ.get("GOOGLENET_IMAGENETTE_URL")
+    if url:
+        md5 = os.environ.get("GOOGLENET_IMAGENETTE_MD5") or None
+        cls = type("Imagenette", (Imagenette,), {"_ARCHIVES": {**Imagenette._ARCHIVES, size: (url, md5)}})
+    url, md5 = cls._ARCHIVES[size]
+    archive, unpacked = root / os.path.basename(url), root / Path(url).stem  # where torchvision puts them
+    existed = unpacked.exists()
+    by_hand = (f"download it by hand and unpack it into {root}, or pass --data FOLDER (a folder with "
+               "train/WNID/*.JPEG and val/WNID/*.JPEG)")
+    try:
+        ds = cls(root, split="train", size=size, download=True)
+    except Exception as exc:  # no network, a bad checksum, a truncated archive
+        got = _md5(archive) if md5 and archive.is_file() else None
+        archive.unlink(missing_ok=True)  # a damaged archive would only be checked and refused again
+        if not existed:
+            shutil.rmtree(unpacked, ignore_errors=True)  # half-unpacked photos must not pass for the data set
+        if got is not None and got != md5:
+            raise FileNotFoundError(
+                f"the archive from {url} has MD5 {got}, expected {md5}: the download is damaged or the address "
+                f"serves another file; try again, set GOOGLENET_IMAGENETTE_MD5 to a mirror's checksum, or "
+                f"{by_hand}") from exc
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+        raise FileNotFoundError(f"could not download Imagenette from {url} into {root} ({reason}); "
+                                f"{by_hand}") from exc
+    archive.unlink(missing_ok=True)  # about 340 MB that the unpacked photos make redundant
+    return Path(ds._size_root)
+
+
+def locate(data: str | Path | None = None, allow_download: bool = True) -> Path:
+    """:func:`find`, else :func:`download` (when allowed), else a FileNotFoundError that says what to do."""
+    folder = find(data)
+    if folder is not None:
+        return folder
+    if not allow_download:
+        raise FileNotFoundError("Imagenette not found; pass --data FOLDER, set GOOGLENET_DATA, or allow the "
+                                f"download into {cache_dir() / 'imagenette'}")
+    return download()
+
+
+def _files(split_dir: Path) -> tuple[list[Path], list[int]]:
+    present = sorted(p.name for p in split_dir.iterdir() if p.is_dir())
+    if tuple(present) != WNIDS:
+        raise ValueError(f"{split_dir} holds the classes {present}; Imagenette's ten are {list(WNIDS)}")
+    files, labels = [], []
+    for k, wnid in enumerate(WNIDS):
+        for f in sorted((split_dir / wnid).iterdir()):
+            if f.suffix.lower() in (".jpeg", ".jpg", ".png"):
+                files.append(f)
+                labels.append(k)
+    if not files:
+        raise ValueError(f"no photos in {split_dir}")
+    return files, labels
+
+
+def decode_square(path: Path, size: int) -> torch.Tensor:
+    """One photo as a (3, size, size) uint8 tensor: shorter side resized (antialiased bilinear), centre square.
+
+    Raises ValueError naming the file when it cannot be decoded.
+    """
+    from torchvision.io import ImageReadMode, decode_image, read_file
+
+    try:
+        img = decode_image(read_file(str(path)), mode=ImageReadMode.RGB)
+    except Exception as exc:
+        raise ValueError(f"cannot decode {path} ({exc}); delete or replace the file") from exc
+    h, w = img.shape[-2:]
+    scale = size / min(h, w)
+    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+    out = F.interpolate(img[None].float(), size=(nh, nw), mode="bilinear", antialias=True, align_corners=False)
+    top, left = (nh - size) // 2, (nw - size) // 2
+    return out[0, :, top:top + size, left:left + size].round_().clamp_(0, 255).to(torch.uint8)
+
+
+def _cache_key(files: list[Path], size: int) -> str:
+    """Keyed by each photo's class folder, name, size and time: the same photos share one cache
+    whichever path reached them (``--data``, ``$GOOGLENET_DATA``, a notebook's relative path)."""
+    h = hashlib.sha256(f"v2 {size}".encode())
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.parent.name}/{f.name} {st.st_size} {st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def load_split(folder: Path, split: str, size: int, progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """All photos of one split as ``(uint8 images N x 3 x size x size, int64 labels)``, cached on disk.
+
+    The cache file is keyed by the files' names, sizes and times and by ``size``; it is written
+    atomically and loaded with ``weights_only=True``. Corrupt photos are skipped with a warning.
+    """
+    files, labels = _files(Path(folder) / split)
+    path = cache_dir() / "tensors" / f"imagenette_{split}_{size}px_{_cache_key(files, size)}.pt"
+    if path.is_file():
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+            return blob["images"], blob["labels"]
+        except Exception:
+            warnings.warn(f"cache {path} is unreadable; decoding the photos again", stacklevel=2)
+    images = torch.empty(len(files), 3, size, size, dtype=torch.uint8)
+    keep = []
+    for i, f in enumerate(tqdm(files, desc=f"decode {split} {size}px", disable=not progress)):
+        try:
+            images[i] = decode_square(f, size)
+            keep.append(i)
+        except ValueError as exc:
+            warnings.warn(str(exc), stacklevel=2)
+    if not keep:
+        raise ValueError(f"no photo in {folder / split} could be decoded")
+    idx = torch.tensor(keep)
+    images, labels_t = images[idx].contiguous(), torch.tensor(labels)[idx]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    torch.save({"images": images, "labels": labels_t}, tmp)
+    os.replace(tmp, path)
+    return images, labels_t
