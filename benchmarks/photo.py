@@ -17,7 +17,7 @@ from pathlib import Path
 from utils.paths import ASSETS, RUNS
 from utils.training.runs import run_log
 
-TARGET = 0.80  # issue target: top-1 on all validation photos
+TARGET = 0.80  # the photo model's target: top-1 on all validation photos
 
 
 def curve_summary(history: list[dict], target: float = TARGET) -> dict:

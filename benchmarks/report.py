@@ -12,7 +12,7 @@ from utils.network.arch import layer_specs
 
 from .training import TRAINING_IMAGE_SIZE
 
-# Targets (issue: performance against the machine), as ratios measured in the same run on 2 CPU cores.
+# Targets for performance against the machine, as ratios measured in the same run on 2 CPU cores.
 TARGETS = {
     "inference_fraction_of_best_kernel": (0.8, ">="),  # torchvision variant, fast path, batch 8
     "paper_inference_fraction_of_best_kernel": (0.6, ">="),  # paper variant (LRN, 5x5), fast path, batch 8
