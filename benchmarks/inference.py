@@ -312,8 +312,13 @@ def run(quick: bool = False, progress: bool = True) -> dict:
     models["project paper (fast)"] = paper["project paper (fast)"]
     if not quick:
         models["project paper (plain)"] = paper["project paper (plain)"]
+    copy_mb = 64 if quick else 256
+    bandwidth_before = memory_bandwidth_gbs(copy_mb, repeats=3)
     tp = throughput(models, batches, repeats=repeats, warmup=1 if quick else 2, progress=progress)
     result["throughput"] = tp
+    # the memory system's speed around the models: the network's pools, concatenations and 1x1
+    # convolutions are bound by it, the ceiling is not, so it is what two runs' fractions differ by
+    result["copy_bandwidth_passes"] = [bandwidth_before, memory_bandwidth_gbs(copy_mb, repeats=3)]
     # the ceiling again, after the models: on a shared machine one pass can land in a slow spell, and a
     # ceiling measured low would put the models above it; the higher of the two passes is the ceiling
     again = best_kernel_gflops(quick)

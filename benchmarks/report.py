@@ -158,6 +158,11 @@ def to_markdown(result: dict) -> str:
         + (f" The ceiling was measured before and after the models ({', '.join(f'{g:.0f}' for g in passes)} "
            "GFLOP/s); the higher pass is used." if passes else ""),
         "",
+        *([f"Copy bandwidth (read plus write) before and after the models: "
+           f"{', '.join(f'{g:.1f}' for g in result['copy_bandwidth_passes'])} GB/s. The network's pools, "
+           "concatenations and 1x1 convolutions are bound by memory traffic (notebook 07's roofline) and the "
+           "ceiling is not: compare two runs' fractions with their bandwidths beside them.", ""]
+          if result.get("copy_bandwidth_passes") else []),
         *([f"A model runs above the ceiling ({over:.2f} of it): both passes of the ceiling landed in slower spells "
            "of this shared machine than the models did, so read the fractions as upper bounds.", ""]
           if over > 1 else []),

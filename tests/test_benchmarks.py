@@ -125,6 +125,9 @@ def test_report_headline_keys_and_verdicts():
     # a ceiling measured in a slow spell puts a model above it: the report says so
     md = report.to_markdown({**result, "inference_fraction_of_best_kernel": 1.28, "best_kernel_passes": [110.0, 120.0]})
     assert "before and after the models (110, 120 GFLOP/s)" in md and "(1.28 of it)" in md and "upper bounds" in md
+    assert "Copy bandwidth" not in md  # not measured, not shown
+    md = report.to_markdown({**result, "copy_bandwidth_passes": [31.24, 27.0]})
+    assert "Copy bandwidth (read plus write) before and after the models: 31.2, 27.0 GB/s" in md
     result["training"] = {"training_speedup_vs_torchvision": 1.4, "lrn_share_of_paper_training_step": 0.2,
                           "training_image_size": 112}
     s = report.summary(result)
