@@ -111,24 +111,6 @@ class TrainTransform:
         return ((img - self.mean) / self.std).expand(3, -1, -1).contiguous()
 
 
-class EvalTransform:
-    """Resize the shorter side to ``size``, centre-crop a square, normalise (no randomness)."""
-
-    def __init__(self, size: int, mean=(0.5,), std=(0.5,)):
-        self.size = size
-        self.mean = torch.tensor(mean).view(-1, 1, 1)
-        self.std = torch.tensor(std).view(-1, 1, 1)
-
-    def __call__(self, img: torch.Tensor) -> torch.Tensor:
-        h, w = img.shape[-2:]
-        scale = self.size / min(h, w)
-        nh, nw = max(self.size, round(h * scale)), max(self.size, round(w * scale))
-        img = resize(img, (nh, nw), "bilinear")
-        top, left = (nh - self.size) // 2, (nw - self.size) // 2
-        img = img[:, top:top + self.size, left:left + self.size]
-        return ((img - self.mean) / self.std).expand(3, -1, -1).contiguous()
-
-
 class CentreCrop:
     """The centre ``size`` x ``size`` square, normalised: evaluation on images already resized so that
     the crop is ``eval_crop_fraction`` of their side (the Imagenette cache), with no resampling here."""
@@ -145,6 +127,20 @@ class CentreCrop:
         top, left = (h - self.size) // 2, (w - self.size) // 2
         img = img[:, top:top + self.size, left:left + self.size]
         return ((img - self.mean) / self.std).expand(3, -1, -1).contiguous()
+
+
+class EvalTransform:
+    """Resize the shorter side to ``size``, centre-crop a square, normalise (no randomness)."""
+
+    def __init__(self, size: int, mean=(0.5,), std=(0.5,)):
+        self.size = size
+        self.crop = CentreCrop(size, mean, std)
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        h, w = img.shape[-2:]
+        scale = self.size / min(h, w)
+        nh, nw = max(self.size, round(h * scale)), max(self.size, round(w * scale))
+        return self.crop(resize(img, (nh, nw), "bilinear"))
 
 
 class TensorImages(Dataset):
