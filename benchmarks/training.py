@@ -192,18 +192,12 @@ def lrn_share(steps: int = 10, batch_size: int = BATCH_SIZE, image_size: int = T
 def _lrn_alone_seconds(model: torch.nn.Module, images: torch.Tensor, repeats: int, warmup: int) -> float:
     """Median seconds of the forward and backward passes of ``model.lrn1`` and ``model.lrn2`` together,
     replayed on the inputs one training-mode forward pass gives them (channels-last, as in a step)."""
+    from .inference import _layer_inputs
+
     layers = {"lrn1": model.lrn1, "lrn2": model.lrn2}
-    got: dict[str, torch.Tensor] = {}
-    handles = [m.register_forward_pre_hook(lambda mod, args, n=n: got.__setitem__(n, args[0].detach().clone()))
-               for n, m in layers.items()]
-    try:
-        with torch.no_grad():
-            model(images.contiguous(memory_format=torch.channels_last))
-    finally:
-        for h in handles:
-            h.remove()
-    inputs = {n: x.requires_grad_(True) for n, x in got.items()}
-    grads = {n: torch.randn_like(x) for n, x in got.items()}
+    got = _layer_inputs(model, layers, images.contiguous(memory_format=torch.channels_last))
+    inputs = {n: args[0].detach().clone().requires_grad_(True) for n, args in got.items()}
+    grads = {n: torch.randn_like(x) for n, x in inputs.items()}
 
     def both():
         for n, layer in layers.items():
