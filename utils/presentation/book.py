@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import html
-import os
 import re
 import shutil
 import sys
@@ -247,14 +246,12 @@ def render_notebook(path: Path, execute: bool = False, timeout: int = 600) -> st
     import nbformat
     from nbconvert import HTMLExporter
 
-    nb = nbformat.read(path, as_version=4)
     if execute:
-        from nbclient import NotebookClient
+        from .notebook_exec import execute as run_notebook
 
-        os.environ["GOOGLENET_QUICK"] = "1"  # the kernel inherits it
-        os.environ.setdefault("MPLBACKEND", "Agg")
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        nb = run_notebook(path, quick=True, timeout=timeout).notebook
+    else:
+        nb = nbformat.read(path, as_version=4)
     exporter = HTMLExporter(template_name="lab")
     body, _ = exporter.from_notebook_node(nb)
     return body

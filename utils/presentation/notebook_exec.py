@@ -1,8 +1,8 @@
 """Running a notebook of the companion top to bottom in a fresh kernel: the one executor that the
 notebook tests, the benchmarks and the book share.
 
-The kernel gets its own environment (quick mode, a non-interactive matplotlib backend); this
-process's ``os.environ`` is left as it was.
+The kernel gets its own environment (quick mode, matplotlib's inline backend, so that every figure a
+cell shows is saved in the notebook as an image); this process's ``os.environ`` is left as it was.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..paths import NOTEBOOKS
+
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"  # IPython's inline backend: figures as PNG outputs
 
 
 @dataclass
@@ -26,12 +28,18 @@ class Executed:
 
 
 def kernel_env(quick: bool = True) -> dict[str, str]:
-    """The environment of a notebook's kernel: this process's, plus quick mode, the Agg backend and
-    no progress bars."""
+    """The environment of a notebook's kernel: this process's, plus quick mode, the inline backend and
+    no progress bars.
+
+    The backend is set, not defaulted: with ``Agg`` (a test process or a headless shell often has it) a
+    cell's figure is kept as the text ``<Figure size ...>`` and the saved notebook shows no image.
+    """
     env = dict(os.environ)
     if quick:
         env["GOOGLENET_QUICK"] = "1"
-    env.setdefault("MPLBACKEND", "Agg")
+    else:
+        env.pop("GOOGLENET_QUICK", None)
+    env["MPLBACKEND"] = INLINE_BACKEND
     env.setdefault("TQDM_DISABLE", "1")  # a saved notebook keeps no progress bars (tqdm reads this variable)
     return env
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -251,7 +252,7 @@ def train(config: TrainConfig | None = None, variant: str | None = None, dataset
           eval_every: int | None = None, log_every: int = 10, data: DataBundle | None = None,
           progress: bool = True, data_root: str | Path | None = None,
           polyak_eval_last: int | None = None, overwrite: bool = False,
-          start_from: str | Path | None = None) -> dict:
+          start_from: str | Path | None = None, keep_snapshots: bool = False) -> dict:
     """Train ``variant`` on ``dataset`` with ``config``; write metrics and checkpoints under ``out``.
 
     Files in ``out`` (default: a new ``RUNS/DATASET_VARIANT_seedN_YYYYmmdd-HHMMSS``):
@@ -274,6 +275,8 @@ def train(config: TrainConfig | None = None, variant: str | None = None, dataset
         start_from: a checkpoint of a finished run (its ``final.pt``) whose weights start this one: a
             warm restart (a new warm-up and schedule from trained weights, as SGDR does), not a
             resume. Its variant and classes must match; the run it came from is recorded.
+        keep_snapshots: also keep each epoch's checkpoint as ``OUT_snapshots/snap_NN.pt`` (NN: the
+            epoch), the members of a snapshot ensemble (§7; notebook 05).
 
     Returns:
         ``{"history": [metric rows], "out": Path, "final": Path | None, "step": int}``.
@@ -331,14 +334,41 @@ def train(config: TrainConfig | None = None, variant: str | None = None, dataset
         lock = RunLock(out).acquire()
     try:
         return _train_locked(config, variant, data, out, state, rank, world, device, max_steps, eval_every,
-                             log_every, progress, polyak_eval_last, dataset, data_root, warm)
+                             log_every, progress, polyak_eval_last, dataset, data_root, warm, keep_snapshots)
     finally:
         if lock is not None:
             lock.release()
 
 
+def keep_snapshot(checkpoint: Path, snapshot: Path) -> None:
+    """Copy ``checkpoint`` to ``snapshot`` under a temporary name first, so a kill leaves no half file."""
+    snapshot.parent.mkdir(parents=True, exist_ok=True)
+    tmp = snapshot.with_name(snapshot.name + ".tmp")
+    shutil.copyfile(checkpoint, tmp)
+    os.replace(tmp, snapshot)
+
+
 def load_start(path: str | Path, variant: str | None = None) -> dict:
-    """The weights and origin of a finished run's checkpoint, for ``train(start_from=...)``."""
+    """The weights and origin of a finished run's checkpoint, for ``train(start_from=...)``.
+
+    ``path`` may also be a shipped model (a ``.pt`` with its JSON manifest beside it, as
+    ``python -m utils export-model`` writes): its weights start the run and its manifest's training
+    history is kept as the origin's, so an export of the new run shows every stage. A shipped file
+    carries no auxiliary heads (§5 discards them at inference); they start from their initialisation.
+    """
+    from ..network.shipped import load_shipped, manifest_path
+
+    if manifest_path(path).is_file() and Path(path).suffix == ".pt":
+        shipped, meta = load_shipped(path)
+        if variant is not None and variant != meta["variant"]:
+            raise ValueError(f"--start-from {path} holds the {meta['variant']!r} variant, asked {variant!r}; "
+                             "drop --variant or start from a model of that variant")
+        origin = {"path": str(path), "variant": meta["variant"], "dataset": meta.get("dataset"),
+                  "step": None, "epochs": None, "seconds": meta.get("training_seconds"),
+                  "val_acc": (meta.get("history") or [{}])[-1].get("val_acc"), "start_from": None,
+                  "shipped": {k: meta.get(k) for k in ("sha256", "command", "history", "stages", "weights")}}
+        return {"model": {k: v.float() for k, v in shipped.state_dict().items()}, "variant": meta["variant"],
+                "classes": list(meta["classes"]), "origin": origin}
     state = load_checkpoint(path)
     missing = [k for k in ("model", "variant", "classes") if not isinstance(state, dict) or k not in state]
     if missing:
@@ -357,7 +387,7 @@ def load_start(path: str | Path, variant: str | None = None) -> dict:
 
 
 def _train_locked(config, variant, data, out, state, rank, world, device, max_steps, eval_every, log_every,
-                  progress, polyak_eval_last, dataset, data_root, warm=None) -> dict:
+                  progress, polyak_eval_last, dataset, data_root, warm=None, keep_snapshots=False) -> dict:
     ckpt_path = out / "last.pt"
     metrics_file = out / "metrics.jsonl"
     steps_file = out / "steps.jsonl"
@@ -373,8 +403,12 @@ def _train_locked(config, variant, data, out, state, rank, world, device, max_st
 
     torch.manual_seed(config.seed + rank)
     model = build_model(variant, len(data.classes), config).to(device)
-    if warm is not None and state is None:
-        model.load_state_dict(warm["model"])  # before the average is made, so that it starts there too
+    if warm is not None and state is None:  # before the average is made, so that it starts there too
+        missing, unexpected = model.load_state_dict(warm["model"], strict=False)
+        not_aux = [k for k in missing if not k.startswith(("aux1.", "aux2."))]
+        if not_aux or unexpected:
+            raise ValueError(f"--start-from weights do not fit the {variant} network: missing {not_aux[:3]}, "
+                             f"unexpected {unexpected[:3]}")
     averaged = polyak(model, config)
     decay, no_decay = [], []
     for p in model.parameters():
@@ -499,12 +533,15 @@ def _train_locked(config, variant, data, out, state, rank, world, device, max_st
                     if stop_requested(stop):
                         stopping = True
                         break
-                if batch_in_epoch >= steps_per_epoch:
+                ended = batch_in_epoch >= steps_per_epoch
+                if ended:
                     epoch, batch_in_epoch = epoch + 1, 0
                     evaluate_and_log()
                 else:
                     log_losses()
                 save(ckpt_path)
+                if ended and keep_snapshots and rank == 0:
+                    keep_snapshot(ckpt_path, out.parent / f"{out.name}_snapshots" / f"snap_{epoch:02d}.pt")
                 stopping = stopping or stop_requested(stop)
             if stopping and epoch < config.epochs:
                 if rank == 0:

@@ -88,7 +88,7 @@ def _cli_train(args: argparse.Namespace) -> int:
         data_root, polyak_eval_last = args.data, args.polyak_eval_last
     result = train(config, variant, dataset, out, resume=args.resume, max_steps=args.max_steps,
                    log_every=args.log_every, data_root=data_root, polyak_eval_last=polyak_eval_last,
-                   overwrite=args.overwrite, start_from=args.start_from)
+                   overwrite=args.overwrite, start_from=args.start_from, keep_snapshots=args.snapshots)
     if int(os.environ.get("RANK", "0")) == 0:
         last = result["history"][-1] if result["history"] else {}
         print(json.dumps({"out": str(out), "step": result["step"], "val_acc": last.get("val_acc"),
@@ -113,8 +113,11 @@ def add_cli(subparsers) -> None:
     p.add_argument("--out", help="output folder (default: a new runs/DATASET_VARIANT_seedN_YYYYmmdd-HHMMSS)")
     p.add_argument("--resume", action="store_true", help="continue the run in OUT from its last.pt, exactly")
     p.add_argument("--start-from", metavar="CHECKPOINT",
-                   help="start a new run from the weights of a finished run's final.pt, with a new warm-up and "
-                        "schedule (a warm restart; not --resume)")
+                   help="start a new run from the weights of a finished run's final.pt (or of a shipped model, "
+                        "assets/googlenet_imagenette.pt), with a new warm-up and schedule (a warm restart; not "
+                        "--resume)")
+    p.add_argument("--snapshots", action="store_true",
+                   help="also keep each epoch's checkpoint as OUT_snapshots/snap_NN.pt (a snapshot ensemble's members)")
     p.add_argument("--overwrite", action="store_true",
                    help="OUT holds a run: move it aside to OUT.old-YYYYmmdd-HHMMSS and start a new one")
     p.add_argument("--max-steps", type=positive_int, help="stop (and checkpoint) after this many steps in total")
