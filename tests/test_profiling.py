@@ -178,3 +178,26 @@ def test_diagrams_draw_and_reject_bad_rows():
     assert diagrams.branch_shares(profiling.branch_breakdown()).axes
     with pytest.raises(ValueError, match="not an Inception row"):
         diagrams.inception_module("conv1")
+
+
+# ----------------------------------------------------------------------------- the readable branch report
+def test_profile_by_branch_reads_as_percentages_with_totals(capsys):
+    from utils.__main__ import main
+
+    assert main(["profile", "--by", "branch", "--input-size", "224"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# ") and "paper variant" in out and "224x224" in out
+    assert "include the 1x1 reduction" in out
+    # inception (3a) by hand (Table 1's channels at 28x28): 1x1 784*192*64; 3x3 784*(192*96 + 9*96*128);
+    # 5x5 784*(192*16 + 25*16*32); pool proj 784*192*32; total 128,049,152 (Table 1's "128M")
+    macs = [784 * 192 * 64, 784 * (192 * 96 + 9 * 96 * 128), 784 * (192 * 16 + 25 * 16 * 32), 784 * 192 * 32]
+    rows = [line for line in out.splitlines() if line.startswith("| inception3a")]
+    assert len(rows) == 5 and "**total**" in rows[-1]
+    for row, m in zip(rows, macs, strict=False):
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[3] == f"{m / 1e6:.1f}" and cells[4] == f"{100 * m / sum(macs):.1f}%"
+    assert [c.strip() for c in rows[-1].strip("|").split("|")][3:5] == ["128.0", "100.0%"]
+    assert "0.0754569" not in out  # no raw fractions
+    assert main(["profile", "--by", "branch", "--variant", "torchvision"]) == 0
+    out = capsys.readouterr().out
+    assert "torchvision variant" in out and "branch3 (3x3)" in out and "branch3 (5x5)" not in out

@@ -51,10 +51,58 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         raise ValueError("--aux works with --by layer only: the auxiliary heads have no Inception branches")
     if args.by == "branch":
         df = branch_breakdown(args.variant, args.input_size)
+        if args.format == "markdown":
+            print(branch_report(df, args.variant, args.input_size))
+            return 0
     else:
         df = layer_table(args.variant, args.input_size, aux_logits=args.aux)
     sys.stdout.write(_emit(df, args.format) + "\n")
     return 0
+
+
+def _pct(share: float) -> str:
+    return f"{100 * share:.1f}%"
+
+
+def branch_report(df: pd.DataFrame, variant: str, input_size: int) -> str:
+    """``profile --by branch`` for a reader: a title, what each row counts, percentages and totals.
+
+    The csv and json formats keep :func:`utils.measuring.profiling.branch_breakdown`'s raw fractions
+    for programs; this is the page a student reads.
+    """
+    v = get_variant(variant)
+    label3 = arch.BRANCH_LABELS["branch3"] if v.name == "paper" else "3x3"  # vision#906
+    net_macs = df["macs"].sum() / df["macs_share_of_network"].sum()  # the whole inference network
+    lines = [f"# Multiply-adds and parameters per Inception branch: {v.name} variant, "
+             f"{input_size}x{input_size} input (§4 Figure 2(b), §5 Table 1)",
+             "",
+             f"Each row is one branch of one module. branch1 is its 1x1 convolution; branch2 (3x3) and "
+             f"branch3 ({label3}) include the 1x1 reduction in front of them (Table 1's #3x3 reduce and "
+             f"#5x5 reduce); branch4 (pool proj) is the 3x3 max pool (no multiply-adds) and its 1x1 "
+             f"projection. MACs are multiply-adds of convolutions (1 MAC = 2 FLOPs; bias adds excluded); "
+             f"params include biases{'' if v.name == 'paper' else ' and batch norm'}. "
+             "\"of module\" is the share of that module's total, \"of network\" of the whole inference "
+             "network (no auxiliary heads).",
+             ""]
+    rows = []
+    for module, group in df.groupby("module", sort=False):
+        for r in group.itertuples():
+            rows.append({"module": module, "branch": f"{r.branch} ({label3 if r.branch == 'branch3' else r.label})",
+                         "params": f"{r.num_params:,}", "MMACs": f"{r.macs / 1e6:,.1f}",
+                         "MACs of module": _pct(r.macs_share_of_module),
+                         "MACs of network": _pct(r.macs_share_of_network),
+                         "params of module": _pct(r.params_share_of_module)})
+        rows.append({"module": module, "branch": "**total**", "params": f"{group.num_params.sum():,}",
+                     "MMACs": f"{group.macs.sum() / 1e6:,.1f}",
+                     "MACs of module": _pct(group.macs_share_of_module.sum()),
+                     "MACs of network": _pct(group.macs_share_of_network.sum()),
+                     "params of module": _pct(group.params_share_of_module.sum())})
+    lines.append(pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True,
+                                               colalign=("left", "left") + ("right",) * 5))
+    all_macs = df["macs"].sum()
+    lines += ["", f"All nine modules: {df.num_params.sum():,} params and {all_macs / 1e6:,.1f} M MACs, "
+                  f"{_pct(all_macs / net_macs)} of the network's {net_macs / 1e6:,.1f} M MACs."]
+    return "\n".join(lines)
 
 
 def add_cli(subparsers) -> None:
