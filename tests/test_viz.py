@@ -66,3 +66,57 @@ def test_score_heatmap_and_image_grid():
     plt.close(fig)
     with pytest.raises(ValueError, match="no images"):
         viz.image_grid([])
+
+
+# ----------------------------------------------------------------------------- the activations figure
+def _texts(fig):
+    out = [t.get_text() for t in fig.texts]
+    for sub in getattr(fig, "subfigs", []):
+        out += _texts(sub)
+    return out
+
+
+def _all_axes(fig):
+    return list(fig.axes)  # a figure's axes include those of its subfigures
+
+
+def test_activation_figure_has_photo_region_colour_bar_and_labelled_channels():
+    photo = RNG.random((30, 50, 3))
+    square = RNG.random((16, 16, 3))
+    maps = np.zeros((6, 4, 4))
+    maps[2, 1, 1], maps[5, 0, 0] = 3.0, 1.0
+    fig = viz.activation_figure(photo, square, (10, 0, 30, 30), {"branch1 (1x1)": (maps, [2, 5, 0])},
+                                "inception3a.branch1: weights X, input 16x16 px", fit="crop",
+                                silent=[("branch1 (1x1)", 0)])
+    axes = _all_axes(fig)
+    titles = [ax.get_title() for ax in axes]
+    assert ["ch 2", "ch 5", "ch 0 (silent)"] == [t for t in titles if t.startswith("ch ")]
+    # the photo itself (its shape) and the square the network took, with the seen region outlined
+    photo_ax = next(ax for ax in axes if ax.get_title().startswith("photo 50x30"))
+    np.testing.assert_array_equal(photo_ax.get_images()[0].get_array(), photo)
+    (rect,) = photo_ax.patches
+    assert (rect.get_x() + 0.5, rect.get_y() + 0.5, rect.get_width(), rect.get_height()) == (10, 0, 30, 30)
+    assert any("network input 16x16" in t for t in titles)
+    # one colour bar, its scale from 0 to the largest value shown, shared by every map
+    bars = [ax for ax in axes if ax.get_ylabel() == "activation (after ReLU)"]
+    assert len(bars) == 1 and bars[0].get_ylim() == pytest.approx((0, 3))
+    map_images = [ax.get_images()[0] for ax in axes if ax.get_title().startswith("ch ")]
+    assert {im.norm.vmax for im in map_images} == {3.0}
+    assert any("weights X" in t and "16x16" in t for t in _texts(fig))
+    fig.savefig(__import__("io").BytesIO(), format="png")  # it draws
+
+
+def test_channel_view_grid_matches_the_map_and_says_dead():
+    image = RNG.random((32, 32, 3))
+    maps = RNG.random((3, 4, 4))
+    fig = viz.channel_view(image, maps, 1, name="inception3a.branch1")
+    grid_ax = fig.axes[0]
+    # 3 inner lines each way: one cell of the 4x4 map is 8 pixels of the input
+    assert sorted(round(line.get_ydata()[0] + 0.5) for line in grid_ax.lines if line.get_ydata()[0] ==
+                  line.get_ydata()[1]) == [8, 16, 24]
+    assert "8 px" in grid_ax.get_title()
+    assert "DEAD" not in fig.axes[1].get_title()
+    fig = viz.channel_view(image, np.zeros((3, 4, 4)), 0, name="x", dead=True, photos_seen=10)
+    assert "DEAD" in fig.axes[1].get_title() and "10 photos" in fig.axes[1].get_title()
+    with pytest.raises(ValueError, match="out of range"):
+        viz.channel_view(image, maps, 3)

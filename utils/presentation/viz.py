@@ -185,25 +185,124 @@ def image_grid(images, titles=None, ncols: int = 6, size: float = 1.3, title: st
     return fig
 
 
-def channel_view(image, maps, channel: int, name: str = "", fig=None, alpha: float = 0.6):
-    """One channel of one branch: its map alone and laid over the image (for the explorer).
+def _map_norm(panels):
+    """One colour scale for every map of a figure, so a single colour bar reads them all."""
+    from matplotlib.colors import Normalize
+
+    top = max(float(_np(maps)[list(chs)].max()) if len(chs) else 0.0 for maps, chs in panels.values())
+    return Normalize(vmin=0.0, vmax=top if top > 0 else 1.0)
+
+
+def _photo_axes(axes, photo, net_input, region, fit: str, size: int):
+    """The reader's photo with the part the network saw outlined, and the square the network was given."""
+    from matplotlib.patches import Rectangle
+
+    photo, net_input = _np(photo), _np(net_input)
+    a, b = axes
+    a.imshow(photo, cmap="gray" if photo.ndim == 2 else None)
+    left, top, width, height = region
+    a.add_patch(Rectangle((left - 0.5, top - 0.5), width, height, fill=False, edgecolor="#ffd400", linewidth=2))
+    a.set_title(f"photo {photo.shape[1]}x{photo.shape[0]}\noutlined: what the network saw\n({fit})", fontsize=8)
+    b.imshow(net_input, cmap="gray" if net_input.ndim == 2 else None)
+    b.set_title(f"network input {size}x{size}", fontsize=8)
+    for ax in (a, b):
+        ax.set_xticks([])
+        ax.set_yticks([])
+
+
+FIT_WORDS = {"crop": "centre crop", "squeeze": "whole photo squeezed", "pad": "whole photo padded"}
+
+
+def activation_figure(photo, net_input, region, panels: dict, title: str, fit: str = "crop", ncols: int = 4,
+                      silent=(), cmap: str = "viridis"):
+    """The ``activations`` figure: the photo and what the network saw, then feature maps with a colour bar.
 
     Args:
-        image: (H, W, 3) or (H, W) in [0, 1]; maps: (C, h, w) activations of one branch for it.
+        photo: the reader's photo (H, W[, 3]) in [0, 1]; net_input: the square the network was given.
+        region: ``(left, top, width, height)`` of ``photo`` that ``net_input`` shows
+            (:func:`utils.results.images.fit_square`); drawn as an outline.
+        panels: ``{label: (maps (C, h, w), channels)}``: one block of maps per branch, each map titled
+            with its channel index; a channel in ``silent`` (pairs ``(label, channel)``), zero all over
+            this photo, is marked so.
+        title: the figure's title (module, branch, weights and input size belong in it).
+        fit: ``"crop"``, ``"squeeze"`` or ``"pad"``, named under the photo.
+
+    All maps share one colour scale (0 to the largest value shown), read on the colour bar.
+    """
+    size = _np(net_input).shape[0]
+    counts = [len(chs) for _, chs in panels.values()]
+    rows = [math.ceil(n / ncols) for n in counts]
+    height = max(3.2, 1.05 * sum(rows) + 0.35 * len(panels) + 0.8)
+    fig = Figure(figsize=(2.6 + 1.05 * ncols + 0.9, height), dpi=80, layout="constrained")
+    left, right, bar = fig.subfigures(1, 3, width_ratios=[2.6, 1.05 * ncols, 0.9])
+    _photo_axes(left.subplots(2, 1), photo, net_input, region, FIT_WORDS.get(fit, fit), size)
+    norm = _map_norm(panels)
+    blocks = right.subfigures(len(panels), 1, height_ratios=[r + 0.35 for r in rows], squeeze=False)[:, 0]
+    for sub, (label, (maps, channels)), nrows in zip(blocks, panels.items(), rows, strict=True):
+        maps = _np(maps)
+        axes = sub.subplots(nrows, ncols, squeeze=False)
+        for ax, c in zip(axes.flat, channels, strict=False):
+            ax.imshow(maps[c], cmap=cmap, norm=norm)
+            is_dead = (label, int(c)) in set(silent)
+            ax.set_title(f"ch {c}" + (" (silent)" if is_dead else ""), fontsize=7, pad=1,
+                         color="#c00000" if is_dead else "k")
+        for ax in axes.flat:
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if not ax.get_images():
+                ax.set_axis_off()
+        h, w = maps.shape[-2:]
+        sub.suptitle(f"{label}: {len(channels)} of {len(maps)} channels, maps {h}x{w}", fontsize=8,
+                     color=BRANCH_COLOURS.get(label.split(" ")[0], "k"))
+    from matplotlib.cm import ScalarMappable
+
+    cax = bar.add_subplot(bar.add_gridspec(8, 3)[1:7, 0])
+    bar.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax, label="activation (after ReLU)")
+    import textwrap
+
+    width_chars = int(fig.get_figwidth() * 12)  # about 12 characters of 9-point text per inch
+    fig.suptitle("\n".join(textwrap.fill(line, width_chars) for line in title.splitlines()), fontsize=9)
+    return fig
+
+
+def channel_view(image, maps, channel: int, name: str = "", fig=None, alpha: float = 0.6, dead: bool = False,
+                 photos_seen: int | None = None):
+    """One channel of one branch for the explorer: the input with the map's cell grid, the map, and both laid over.
+
+    Args:
+        image: the network's input (H, W, 3) or (H, W) in [0, 1]; maps: (C, h, w) activations of one
+            branch for it. The grid on the input has one cell per map position (H/h pixels), so a bright
+            cell on the map points at the same cell of the photo.
+        dead: the channel never fired (was never positive) on any photo the explorer holds; said in
+            the title, with ``photos_seen``, so a flat map is not mistaken for a drawing fault.
     """
     image, maps = _np(image), _np(maps)
     if not 0 <= channel < len(maps):
         raise ValueError(f"channel {channel} out of range: {name or 'this branch'} has {len(maps)} channels")
-    fig = fig or Figure(figsize=(5.6, 2.8), dpi=80)
-    a, b = fig.subplots(1, 2)
+    fig = fig or Figure(figsize=(8.4, 3.0), dpi=80, layout="constrained")
+    a, b, c = fig.subplots(1, 3)
     h, w = image.shape[:2]
-    a.imshow(maps[channel], cmap="viridis")
-    a.set_title(f"{name} channel {channel}\nmean {maps[channel].mean():.3g}, max {maps[channel].max():.3g}", fontsize=8)
-    b.imshow(image, cmap="gray" if image.ndim == 2 else None)
-    b.imshow(maps[channel], cmap="magma", alpha=alpha, extent=(0, w, h, 0), interpolation="bilinear")
-    b.set_title("over the image", fontsize=8)
-    for ax in (a, b):
-        ax.set_axis_off()
+    m = maps[channel]
+    mh, mw = m.shape
+    a.imshow(image, cmap="gray" if image.ndim == 2 else None)
+    for y in np.arange(1, mh) * h / mh:
+        a.axhline(y - 0.5, color="white", linewidth=0.5, alpha=0.7)
+    for x in np.arange(1, mw) * w / mw:
+        a.axvline(x - 0.5, color="white", linewidth=0.5, alpha=0.7)
+    a.set_title(f"input {w}x{h}, grid of the {mw}x{mh} map\n(one cell = {w / mw:g} px)", fontsize=8)
+    im = b.imshow(m, cmap="viridis", vmin=0, vmax=max(float(m.max()), 1e-6))
+    fig.colorbar(im, ax=b, shrink=0.8)
+    if dead:
+        seen = f" on the {photos_seen} photos here" if photos_seen else ""
+        b.set_title(f"{name} channel {channel}: DEAD\n(never positive{seen})", fontsize=8, color="#c00000")
+    else:
+        b.set_title(f"{name} channel {channel}\nmean {m.mean():.3g}, max {m.max():.3g}", fontsize=8)
+    c.imshow(image, cmap="gray" if image.ndim == 2 else None)
+    c.imshow(m, cmap="magma", alpha=alpha, extent=(-0.5, w - 0.5, h - 0.5, -0.5), interpolation="nearest")
+    c.set_title("map over the input", fontsize=8)
+    for ax in (a, b, c):
+        ax.set_xticks([])
+        ax.set_yticks([])
     return fig
 
 

@@ -23,6 +23,38 @@ def resize_square(img: np.ndarray, size: int) -> np.ndarray:
     return resize(img, (size, size), anti_aliasing=True).astype(np.float32)
 
 
+FITS = ("crop", "squeeze", "pad")  # how a photo of any shape becomes the network's square input
+
+
+def fit_square(img: np.ndarray, size: int, fit: str = "crop", fill: float = 0.5) -> tuple[np.ndarray, tuple]:
+    """A photo of any shape as the network's ``size`` x ``size`` input, and the part of the photo it shows.
+
+    Args:
+        fit: ``"crop"``: the centre square (the sides of a wide photo are cut off); ``"squeeze"``: the whole
+            photo resized to a square (shapes are stretched); ``"pad"``: the whole photo, shrunk to fit
+            and centred on a ``fill`` background.
+
+    Returns:
+        ``(square, region)``: the square (size, size[, 3]) float32 in [0, 1], and ``region = (left, top,
+        width, height)`` in the photo's pixels: the part of the photo the square holds.
+    """
+    from skimage.transform import resize
+
+    if fit not in FITS:
+        raise ValueError(f"unknown fit {fit!r}; choose one of {', '.join(FITS)}")
+    h, w = img.shape[:2]
+    if fit == "crop":
+        return resize_square(img, size), ((w - min(h, w)) // 2, (h - min(h, w)) // 2, min(h, w), min(h, w))
+    if fit == "squeeze":
+        return resize(img, (size, size), anti_aliasing=True).astype(np.float32), (0, 0, w, h)
+    scale = size / max(h, w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    out = np.full((size, size) + img.shape[2:], fill, dtype=np.float32)
+    top, left = (size - nh) // 2, (size - nw) // 2
+    out[top:top + nh, left:left + nw] = resize(img, (nh, nw), anti_aliasing=True)
+    return out, (0, 0, w, h)
+
+
 def photos(size: int = 224, names=PHOTOS) -> dict[str, np.ndarray]:
     """scikit-image's real photographs, centre-cropped and resized: name -> (size, size, 3) in [0, 1]."""
     import skimage.data
