@@ -20,6 +20,7 @@ from PIL import Image
 from torch.optim.swa_utils import AveragedModel
 
 from utils.network import shipped
+from utils.training import export
 from utils.network.model import googlenet
 from utils.training.imagenette import NAMES, WNIDS
 from utils.training.recipe import imagenette_recipe
@@ -80,7 +81,7 @@ def run(tmp_path_factory) -> tuple[Path, dict]:
 @pytest.fixture(scope="module")
 def exported(run, photos, tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("assets") / "googlenet_imagenette.pt"
-    manifest = shipped.export_model(run[0], out, data=photos, progress=False)
+    manifest = export.export_model(run[0], out, data=photos, progress=False)
     return out, manifest
 
 
@@ -128,9 +129,9 @@ def test_export_writes_fp16_weights_of_the_polyak_average(run, exported):
 
 
 def test_aux_heads_are_kept_when_they_fit(run, photos, tmp_path, monkeypatch):
-    monkeypatch.setattr(shipped, "MAX_BYTES", 64 * 2**20)
+    monkeypatch.setattr(export, "MAX_BYTES", 64 * 2**20)
     out = tmp_path / "with_aux.pt"
-    manifest = shipped.export_model(run[0], out, data=photos, progress=False)
+    manifest = export.export_model(run[0], out, data=photos, progress=False)
     assert manifest["aux_logits"] is True
     assert any(k.startswith("aux1.") for k in torch.load(out, weights_only=True))
     model, _ = shipped.load_shipped(out)
@@ -174,25 +175,25 @@ def test_val_top1_is_measured_on_the_written_file_by_the_protocol(run, photos, e
 
     # and the number comes from the weights read back from disk (fp16), not from the float32 average
     seen = []
-    real_build = shipped.build
+    real_build = export.build
 
     def spy(variant, num_classes, weights):
         seen.append({v.dtype for v in weights.values() if v.is_floating_point()})
         return real_build(variant, num_classes, weights)
 
-    monkeypatch.setattr(shipped, "build", spy)
-    shipped.export_model(run[0], out.with_name("again.pt"), data=photos, progress=False)
+    monkeypatch.setattr(export, "build", spy)
+    export.export_model(run[0], out.with_name("again.pt"), data=photos, progress=False)
     assert seen == [{torch.float16}]
 
 
 def test_export_refuses_an_unfinished_run_and_a_bad_out(tmp_path, run):
     (tmp_path / "unfinished").mkdir()
     with pytest.raises(FileNotFoundError, match=r"final\.pt.*--resume"):
-        shipped.export_model(tmp_path / "unfinished", tmp_path / "m.pt")
+        export.export_model(tmp_path / "unfinished", tmp_path / "m.pt")
     with pytest.raises(ValueError, match=r"must end in \.pt"):
-        shipped.export_model(run[0], tmp_path / "m.pth")
+        export.export_model(run[0], tmp_path / "m.pth")
     with pytest.raises(FileNotFoundError, match="does not exist; create it first"):
-        shipped.export_model(run[0], tmp_path / "no" / "m.pt")
+        export.export_model(run[0], tmp_path / "no" / "m.pt")
 
 
 # ----------------------------------------------------------------------------- load
@@ -253,7 +254,7 @@ def test_a_warm_restart_ships_with_its_whole_history_and_both_commands(run, phot
                "history": [{"step": 2, "epoch": 1.0, "val_acc": 0.3, "val_acc_polyak": 0.25, "seconds": 5.0}],
                "start_from": {"path": str(parent), "step": 4, "seconds": 8.5}}
     torch.save(restart, folder / "final.pt")
-    manifest = shipped.export_model(folder, tmp_path / "m.pt", data=photos, progress=False)
+    manifest = export.export_model(folder, tmp_path / "m.pt", data=photos, progress=False)
     # the parent's two epochs (4 and 8.5 s), then the restart's, counted on from them
     assert [(h["epoch"], h["val_acc"], h["seconds"], h["stage"]) for h in manifest["history"]] == [
         (1.0, 0.1, 4.0, 0), (2.0, 0.15, 8.5, 0), (3.0, 0.3, 13.5, 1)]
@@ -267,9 +268,40 @@ def test_a_warm_restart_ships_with_its_whole_history_and_both_commands(run, phot
 def test_export_at_a_larger_test_size_measures_by_that_size(run, photos, tmp_path, monkeypatch):
     seen = []
     real = shipped.protocol_input
-    monkeypatch.setattr(shipped, "protocol_input", lambda img, size, *a: seen.append(size) or real(img, size, *a))
-    m = shipped.export_model(run[0], tmp_path / "big.pt", data=photos, progress=False, image_size=48)
+    monkeypatch.setattr(export, "protocol_input", lambda img, size, *a: seen.append(size) or real(img, size, *a))
+    m = export.export_model(run[0], tmp_path / "big.pt", data=photos, progress=False, image_size=48,
+                            selected_on="photos held out from training")
     assert (m["image_size"], m["train_image_size"]) == (48, SIZE) and set(seen) == {48}
+    assert m["image_size_selected_on"] == "photos held out from training"
     assert "round(image_size / eval_crop_fraction) = 55 px" in m["eval_protocol"]  # 48 / 0.875 = 54.9
     with pytest.raises(ValueError, match="below GoogLeNet's minimum"):
-        shipped.export_model(run[0], tmp_path / "small.pt", data=photos, progress=False, image_size=16)
+        export.export_model(run[0], tmp_path / "small.pt", data=photos, progress=False, image_size=16)
+
+
+def test_a_test_size_other_than_the_training_size_must_say_how_it_was_chosen(run, photos, tmp_path):
+    with pytest.raises(ValueError, match="--selected-on"):
+        export.export_model(run[0], tmp_path / "tuned.pt", data=photos, progress=False, image_size=48)
+    assert not (tmp_path / "tuned.pt").exists()
+    m = export.export_model(run[0], tmp_path / "plain.pt", data=photos, progress=False)
+    assert m["image_size"] == SIZE and "training image size" in m["image_size_selected_on"]
+
+
+def test_a_run_started_from_a_shipped_model_ships_with_the_shipped_history_first(run, photos, tmp_path):
+    from utils.training.loop import load_start
+
+    first = export.export_model(run[0], tmp_path / "first.pt", data=photos, progress=False)
+    warm = load_start(tmp_path / "first.pt", "paper")
+    assert warm["classes"] == list(WNIDS) and warm["origin"]["shipped"]["sha256"] == first["sha256"]
+    assert not any(k.startswith(("aux1.", "aux2.")) for k in warm["model"]) or first["aux_logits"]
+    state = torch.load(run[0] / "final.pt", weights_only=True)
+    folder = tmp_path / "imagenette_paper_restart2"
+    folder.mkdir()
+    torch.save({**state, "config": {**state["config"], "epochs": 1, "lr": 0.005, "seed": 2},
+                "history": [{"step": 2, "epoch": 1.0, "val_acc": 0.4, "val_acc_polyak": None, "seconds": 3.0}],
+                "start_from": warm["origin"]}, folder / "final.pt")
+    m = export.export_model(folder, tmp_path / "second.pt", data=photos, progress=False)
+    # the first model's two epochs (4 and 8.5 s, one stage), then this run's, counted on from them
+    assert [(h["epoch"], h["val_acc"], h["seconds"], h["stage"]) for h in m["history"]] == [
+        (1.0, 0.1, 4.0, 0), (2.0, 0.15, 8.5, 0), (3.0, 0.4, 11.5, 1)]
+    assert m["command"].startswith(first["command"] + " && ") and "--lr 0.005" in m["command"]
+    assert m["stages"][-1]["first_epoch"] == 2.0 and first["sha256"][:16] in m["stages"][-1]["start_from"]

@@ -17,7 +17,7 @@ CLI_MODULES = (
     "utils.training.train",  # train
     "utils.presentation.activations_cli",  # activations
     "utils.network.caffe",  # convert-caffe, download-bvlc
-    "utils.network.shipped",  # export-model
+    "utils.training.export",  # export-model
 )
 
 

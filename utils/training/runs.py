@@ -194,7 +194,8 @@ def run_log(folder: str | Path, runs: Path | None = None) -> dict:
         state = checkpoint_of(folder)
         chain.append((folder, state))
         origin = (state or {}).get("start_from")
-        folder = _parent_folder(origin, runs) if origin else None
+        # a shipped model (train --start-from assets/...pt) ends the chain: its manifest holds the earlier log
+        folder = _parent_folder(origin, runs) if origin and not origin.get("shipped") else None
     epochs, steps, stages = [], [], []
     step0, epoch0, seconds0 = 0, 0.0, 0.0
     for k, (folder, state) in enumerate(reversed(chain)):

@@ -1,0 +1,297 @@
+"""Shipping a finished Imagenette run: its weights as a small fp16 file with a JSON manifest beside it.
+
+:func:`export_model` takes the weights of a training run's ``final.pt`` (the Polyak average, §6:
+"Polyak averaging was used to create the final model used at inference", or the last raw weights) and
+writes them where :func:`utils.network.shipped.load_shipped` reads them. The manifest's ``val_top1`` is
+measured by the export itself, on the file it has just written, with the protocol the manifest states
+(:func:`utils.network.shipped.protocol_input`), at an input size fixed before any photo is scored
+(the training size unless the user names another; ``image_size_selected_on`` records which).
+
+A run warm-restarted from a shipped model (``train --start-from assets/googlenet_imagenette.pt``) keeps
+that model's training history: the export lists the earlier stages first, from the shipped manifest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..cli_checks import int_in
+from ..network.shipped import (
+    AUX_PREFIXES,
+    MAX_BYTES,
+    SHIPPED,
+    _bytes_of,
+    _read_rgb,
+    _write_atomically,
+    averaged_weights,
+    build,
+    manifest_path,
+    protocol_input,
+    sha256,
+    to_fp16,
+)
+from ..paths import ROOT
+from .checkpoint import load_checkpoint
+from .imagenette import NAMES, WNIDS, locate
+from .recipe import recipe_for
+from .runs import checkpoint_of, run_log
+
+
+@torch.inference_mode()
+def measure_top1(model: nn.Module, files: list[Path], labels: list[int], image_size: int,
+                 eval_crop_fraction: float, mean, std, batch_size: int = 100,
+                 progress: bool = True) -> float:
+    """Top-1 accuracy of ``model`` on image files by :func:`protocol_input` (main classifier, §5)."""
+    if not files:
+        raise ValueError("no validation photos to measure the model on")
+    model.eval()
+    correct = 0
+    with tqdm(total=len(files), desc="val top-1", unit="photo", disable=not progress) as bar:
+        for start in range(0, len(files), batch_size):
+            chunk = files[start:start + batch_size]
+            x = torch.stack([protocol_input(_read_rgb(f), image_size, eval_crop_fraction, mean, std) for f in chunk])
+            target = torch.tensor(labels[start:start + batch_size])
+            correct += int((model(x).argmax(1) == target).sum())
+            bar.update(len(chunk))
+    return correct / len(files)
+
+
+def validation_files(folder: Path, classes: list[str]) -> tuple[list[Path], list[int]]:
+    """Every photo under ``folder/val``, labelled by the position of its WordNet id in ``classes``."""
+    files, labels = [], []
+    val = Path(folder) / "val"
+    for k, wnid in enumerate(classes):
+        d = val / wnid
+        if not d.is_dir():
+            raise FileNotFoundError(f"{d} does not exist: the validation folder must hold one folder per class "
+                                    f"({', '.join(classes)})")
+        for f in sorted(d.iterdir()):
+            if f.suffix.lower() in (".jpeg", ".jpg", ".png"):
+                files.append(f)
+                labels.append(k)
+    return files, labels
+
+
+def _train_command(run_dir: Path, state: dict) -> str:
+    """The ``python -m utils train`` command that reproduces the run, rebuilt from its checkpoint."""
+    config, dataset = state["config"], str(state["dataset"])
+    try:
+        shown = run_dir.resolve().relative_to(ROOT)
+    except ValueError:
+        shown = run_dir
+    parts = ["python -m utils train", f"--dataset {dataset}", f"--variant {state['variant']}", f"--out {shown}"]
+    if state.get("start_from"):
+        parts.append(f"--start-from {state['start_from']['path']}")
+    recipe = asdict(recipe_for(dataset))
+    flags = {"epochs": "--epochs", "image_size": "--image-size", "seed": "--seed", "batch_size": "--batch-size",
+             "lr": "--lr", "lr_decay_every_epochs": "--decay-every"}
+    parts += [f"{flag} {config[k]}" for k, flag in flags.items() if k in config and config[k] != recipe.get(k)]
+    history = state.get("history") or []
+    polyak_epochs = sum(1 for row in history if row.get("val_acc_polyak") is not None)
+    if config.get("polyak") and history and 0 < polyak_epochs < len(history):
+        parts.append(f"--polyak-eval-last {polyak_epochs}")
+    return " ".join(parts)
+
+
+def shipped_origin(log: dict) -> dict | None:
+    """The shipped model a run chain started from (``train --start-from FILE.pt`` with its manifest), as
+    :func:`utils.training.loop.load_start` recorded it: its sha256, command, history and stages; else None."""
+    if not log["stages"]:
+        return None
+    origin = (checkpoint_of(log["stages"][0]["folder"]) or {}).get("start_from") or {}
+    return {**origin["shipped"], "path": origin.get("path")} if origin.get("shipped") else None
+
+
+def _after_shipped(prior: dict, history: list[dict], stage_rows: list[dict],
+                   command: str | None) -> tuple[list[dict], list[dict], str | None]:
+    """History, stages and command of a run chain placed after those of the shipped model it started from:
+    epochs, seconds and stage numbers continue the shipped manifest's."""
+    before = list(prior.get("history") or [])
+    before_stages = list(prior.get("stages") or [])
+    k0 = max(len(before_stages), 1)
+    e0 = before[-1].get("epoch") or 0.0 if before else 0.0
+    s0 = before[-1].get("seconds") or 0.0 if before else 0.0
+    shifted = [{**row, "stage": row.get("stage", 0) + k0,
+                **{key: row[key] + off for key, off in (("epoch", e0), ("seconds", s0)) if row.get(key) is not None}}
+               for row in history]
+    rows = [{**row, "stage": row.get("stage", 0)} for row in before] + shifted
+    start = f"{prior.get('path')} (sha256 {str(prior.get('sha256'))[:16]}..., the model shipped before this stage)"
+    stages = before_stages + [{**st, "first_epoch": st["first_epoch"] + e0, "start_from": start}
+                              for st in stage_rows]
+    if command is not None and prior.get("command"):
+        command = f"{prior['command']} && {command}"
+    return rows, stages, command
+
+
+def export_model(run_dir: str | os.PathLike, out: str | os.PathLike = SHIPPED, data: str | os.PathLike | None = None,
+                 command: str | None = None, progress: bool = True, weights: str = "polyak",
+                 image_size: int | None = None, selected_on: str | None = None) -> dict:
+    """Ship the network of ``run_dir/final.pt``: fp16 weights at ``out``, a manifest beside.
+
+    ``weights="polyak"`` ships the Polyak average (§6's final model); ``"raw"`` the last SGD weights,
+    for a run whose schedule already anneals to 0 so that the average, which still remembers the
+    weights of earlier, larger steps, validates lower (the manifest records which, and both
+    accuracies of the run's last evaluation).
+
+    ``image_size`` is the input size the manifest's protocol evaluates at (default: the training
+    size). Training on random crops of 35-100% of a photo shows objects larger than a centre crop of
+    the same size does; testing at a larger size makes up for it ("FixRes", Touvron et al. 2019).
+    The manifest keeps the training size as ``train_image_size``. A size other than the training size
+    needs ``selected_on``, which says how it was chosen without the validation photos (for instance on
+    photos held out from training); a size picked by scoring the validation photos would make
+    ``val_top1`` a tuned number. The manifest records it as ``image_size_selected_on``.
+
+    ``val_top1`` is measured on every validation photo (found by :func:`utils.training.imagenette.locate`, or
+    ``data``) with the weights read back from ``out``, so it is the number of the file, not of the
+    float32 network in memory.
+
+    Returns:
+        The manifest (also written to ``out`` with the suffix ``.json``).
+
+    Raises:
+        FileNotFoundError: no ``final.pt`` in ``run_dir`` (the run has not finished), or no photos.
+        ValueError: ``out`` is not a ``.pt`` file, or the weights do not fit :data:`MAX_BYTES`.
+    """
+    run_dir, out = Path(run_dir), Path(out)
+    if out.suffix != ".pt":
+        raise ValueError(f"--out {out} must end in .pt (the manifest is written beside it as .json)")
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"folder {out.parent} for --out does not exist; create it first")
+    final = run_dir / "final.pt"
+    if not final.is_file():
+        raise FileNotFoundError(f"no {final}: the run has not finished (only final.pt holds the finished "
+                                "Polyak average); let it finish or resume it with `python -m utils train "
+                                f"--resume --out {run_dir}`")
+    folder = locate(data)  # before any work: a missing data set fails at once
+    state = load_checkpoint(final)
+    if weights not in ("polyak", "raw"):
+        raise ValueError(f"weights must be 'polyak' or 'raw', got {weights!r}")
+    which = weights
+    weights = to_fp16(averaged_weights(state) if which == "polyak" else dict(state["model"]))
+    if _bytes_of(weights) > MAX_BYTES - (1 << 20):  # 1 MiB for torch.save's own bytes
+        # §5: "at inference time, these auxiliary networks are discarded"
+        weights = {k: v for k, v in weights.items() if not k.startswith(AUX_PREFIXES)}
+
+    classes = [str(c) for c in state["classes"]]
+    config = dict(state["config"])
+    train_size = int(state["image_size"])
+    image_size = int(image_size or train_size)
+    if image_size < 32:
+        raise ValueError(f"image_size {image_size} is below GoogLeNet's minimum of 32")
+    if image_size == train_size:
+        selected_on = selected_on or "the training image size, fixed before any validation photo was scored"
+    elif not selected_on:
+        raise ValueError(f"--image-size {image_size} differs from the training size {train_size}: say how it was "
+                         "chosen with --selected-on (for example 'photos held out from training'). A size chosen "
+                         "by scoring the validation photos would make val_top1 a tuned number, not a result")
+    mean, std = [float(m) for m in state["mean"]], [float(s) for s in state["std"]]
+    fraction = float(config.get("eval_crop_fraction", 0.875))
+    files, labels = validation_files(folder, classes)
+    # The file is written beside ``out`` under a temporary name, measured as read back from disk,
+    # and only then renamed: ``out`` never holds weights that its manifest does not describe.
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(weights, tmp)
+        size = tmp.stat().st_size
+        if size > MAX_BYTES:
+            raise ValueError(f"the fp16 weights take {size / 2**20:.1f} MiB, over the {MAX_BYTES / 2**20:.0f} "
+                             "MiB budget of a shipped file")
+        model = build(str(state["variant"]), len(classes), torch.load(tmp, map_location="cpu", weights_only=True))
+        top1 = measure_top1(model, files, labels, image_size, fraction, mean, std, progress=progress)
+        digest = sha256(tmp)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+    names = dict(zip(WNIDS, NAMES, strict=True))
+    history = state.get("history") or []
+    log = run_log(run_dir)  # a warm restart's log continues the run it started from
+    prior = shipped_origin(log)
+    stages = log["stages"] if len(log["stages"]) > 1 or prior else []
+    stage_rows = [{"run": st["folder"].name, "first_epoch": st["first_epoch"],
+                   "epochs": (st["config"] or {}).get("epochs"), "lr": (st["config"] or {}).get("lr"),
+                   "seed": (st["config"] or {}).get("seed"), "recipe": st["config"]} for st in stages]
+    if stages:
+        history = log["epochs"]
+        commands = [_train_command(st["folder"], checkpoint_of(st["folder"]) or {}) for st in stages[:-1]]
+        command = command or " && ".join([*commands, _train_command(run_dir, state)])
+    if prior:
+        history, stage_rows, command = _after_shipped(prior, history, stage_rows, command)
+    manifest = {
+        "file": out.name,
+        "sha256": digest,
+        "bytes": size,
+        "format": ("torch.save of a state dict, floating tensors in fp16; "
+                   "load with utils.network.shipped.load_shipped()"),
+        "variant": str(state["variant"]),
+        "num_classes": len(classes),
+        "classes": classes,
+        "names": [names.get(c, c) for c in classes],
+        "aux_logits": any(k.startswith(AUX_PREFIXES) for k in weights),
+        "image_size": image_size,
+        "train_image_size": train_size,
+        "image_size_selected_on": selected_on,
+        "mean": mean,
+        "std": std,
+        "eval_crop_fraction": fraction,
+        "eval_protocol": (f"shorter side resized to round(image_size / eval_crop_fraction) = "
+                          f"{round(image_size / fraction)} px (bilinear, antialiased), centre {image_size}x"
+                          f"{image_size} crop, (x / 255 - mean) / std, argmax over classes"),
+        "val_top1": top1,
+        "val_images": len(files),
+        "val_correct": round(top1 * len(files)),
+        "dataset": str(state["dataset"]),
+        "weights": ("Polyak-averaged (§6), from final.pt" if which == "polyak" else
+                    "raw SGD weights at the end of the run, from final.pt (not the Polyak average)"),
+        "command": command or _train_command(run_dir, state),
+        "recipe": config,
+        "history": [{"epoch": row.get("epoch"), "val_acc": row.get("val_acc"),
+                     "val_acc_polyak": row.get("val_acc_polyak"), "seconds": row.get("seconds"),
+                     **({"stage": row["stage"]} if stages else {})} for row in history],
+        **({"stages": stage_rows} if stage_rows else {}),
+        "training_seconds": history[-1].get("seconds") if history else None,
+    }
+    text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+    _write_atomically(manifest_path(out), text)
+    return json.loads(text)  # exactly what a reader of the file gets (tuples become lists)
+
+
+# ----------------------------------------------------------------------------- command line
+def _export_cli(args: argparse.Namespace) -> int:
+    out = args.out or SHIPPED
+    m = export_model(args.run_dir, out, data=args.data, command=args.command, progress=not args.quiet,
+                     weights=args.weights, image_size=args.image_size, selected_on=args.selected_on)
+    print(f"wrote {out} ({m['bytes'] / 2**20:.1f} MiB, {m['variant']} variant, "
+          f"{'with' if m['aux_logits'] else 'without'} aux heads) and {manifest_path(out).name}: "
+          f"val top-1 {m['val_top1']:.2%} on {m['val_images']} photos at {m['image_size']} px")
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    p = subparsers.add_parser("export-model", help="ship a finished run's Polyak-averaged network as fp16 weights "
+                              "and a JSON manifest (val top-1 measured on the written file)")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a training run's folder, holding final.pt")
+    p.add_argument("--out", default=None,
+                   help="weights file to write (default assets/googlenet_imagenette.pt; the manifest goes "
+                        "beside it as .json)")
+    p.add_argument("--data", default=None, help="Imagenette's folder (default: as `train --dataset imagenette`)")
+    p.add_argument("--command", default=None, help="the training command to record (default: rebuilt from "
+                                                   "the checkpoint)")
+    p.add_argument("--weights", choices=("polyak", "raw"), default="polyak",
+                   help="ship the Polyak average (§6, default) or the last raw weights")
+    p.add_argument("--image-size", type=int_in(32, 4096), default=None,
+                   help="the input size the manifest evaluates at (default: the training size; a larger one "
+                        "makes up for training on random crops)")
+    p.add_argument("--selected-on", default=None, metavar="HOW",
+                   help="how an --image-size other than the training size was chosen, without the validation "
+                        "photos (recorded in the manifest as image_size_selected_on)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_export_cli)
