@@ -10,14 +10,18 @@ A note marks each number it takes from a notebook with an HTML comment right aft
 Jupyter do not show it; the book strips it)::
 
     97.6%<!-- nb:05_results#top1 -->        the value named top1 in notebook 05's outputs
-    1.40%<!-- nb:05_results -->             the text 1.40 printed somewhere in notebook 05's outputs
 
-:func:`check_note` compares every mark with the committed ``.ipynb``: a named value must round to the
-note's number at the note's printed precision (97.58 is quoted as 97.6, not 97.5 or 98.0); an
-unnamed mark needs the number exactly as printed. A value shown by a quick-mode run (``GOOGLENET_QUICK``)
-is refused, since the notes describe full runs. The test ``tests/test_quoted.py`` runs the check
-on every note, English and Korean, so a re-executed notebook whose numbers moved fails it until the
-notes follow.
+:func:`check_note` compares every mark with the committed ``.ipynb``: the named value must round to the
+note's number at the note's printed precision (97.58 is quoted as 97.6, not 97.5 or 98.0). A mark
+without a name (``<!-- nb:05_results -->``) is refused: "printed somewhere in the outputs" passes a
+number that belongs to another row. A value shown by a quick-mode run (``GOOGLENET_QUICK``) is
+refused, since the notes describe full runs. The test ``tests/test_quoted.py`` runs the check on every
+note, English and Korean, so a re-executed notebook whose numbers moved fails it until the notes follow.
+
+:func:`unmarked` finds the numbers a mark should hold and does not: a number in the prose (outside
+code, links and marks) that some notebook prints, that the paper's own tables in the project do not
+hold (:func:`paper_numbers`), and that is a decimal or at least 100 (small whole numbers count things:
+3 seeds, 4 scales). The tests list each note's reviewed exceptions with a reason.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..paths import NOTEBOOKS, PAPER_NOTES, quick_mode
+from ..paths import NOTEBOOKS, quick_mode
 
 HEADER = "Quoted by paper_notes"
 _LINE = re.compile(r"^\s+([A-Za-z_]\w*) = (\S+)\s*$")
@@ -211,6 +215,49 @@ def check_notebook_markdown(notebook: Path, notebooks: Path = NOTEBOOKS) -> list
     return check_text(markdown_text(notebook), f"{notebook.name} (markdown)", notebooks)
 
 
+# Where the paper's own numbers live in the project: Table 1 (arch), Tables 2-5 (paper_tables), the
+# published AlexNet/VGG figures (reference) and §6's recipe (recipe). A number found there is the paper's.
+PAPER_SOURCES = ("utils.network.arch", "utils.results.paper_tables", "utils.measuring.reference",
+                 "utils.training.recipe")
+_SKIP = re.compile(r"`[^`\n]*`|\]\([^)]*\)|<!--[\s\S]*?-->|https?://\S+|^#[^\n]*", re.M)
+# a number standing alone: not part of a name (inception4c, conv1), a file name (05_results), a size
+# written 3x3 or 28×28, or a section (§4)
+_PROSE_NUMBER = re.compile(r"(?<![\w.§/\-])(\d+(?:,\d{3})*(?:\.\d+)?)(?![\w]*\d)(?![x×]\d|\.\d)")
+
+
+def paper_numbers() -> set[str]:
+    """Every number written in the modules that hold the paper's own figures (:data:`PAPER_SOURCES`)."""
+    import importlib
+    import inspect
+
+    text = "".join(inspect.getsource(importlib.import_module(name)) for name in PAPER_SOURCES)
+    return {n.replace(",", "").replace("_", "") for n in re.findall(r"\d[\d_,]*(?:\.\d+)?", text)}
+
+
+def all_printed(notebooks: Path = NOTEBOOKS) -> set[str]:
+    """The numbers printed in every notebook's outputs, and the values they show by name."""
+    found = set()
+    for path in sorted(notebooks.glob("*.ipynb")):
+        found |= printed_numbers(path)
+    return found
+
+
+def unmarked(text: str, printed: set[str], paper: set[str]) -> list[tuple[int, str]]:
+    """``(line, number)`` for each number of ``text`` that a notebook prints (``printed``) but no mark
+    ties to its output: decimals and whole numbers from 100 up, outside code, links, headings and
+    marks, and not among the paper's own numbers (``paper``)."""
+    masked = _SKIP.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
+    marked = {m.start("number") for m in MARK.finditer(text)}
+    found = []
+    for m in _PROSE_NUMBER.finditer(masked):
+        number = m.group(1).replace(",", "")
+        if m.start(1) in marked or number in paper or ("." not in number and int(number) < 100):
+            continue
+        if number in printed:
+            found.append((text.count("\n", 0, m.start(1)) + 1, m.group(1)))
+    return found
+
+
 def check_text(text: str, name: str, notebooks: Path = NOTEBOOKS) -> list[str]:
     """What is wrong with the marked numbers of ``text`` (called ``name`` in the messages)."""
     found, problems = marks(text)
@@ -226,9 +273,8 @@ def check_text(text: str, name: str, notebooks: Path = NOTEBOOKS) -> list[str]:
             cache[mark.notebook] = (*notebook_values(path), printed_numbers(path))
         values, quick, printed = cache[mark.notebook]
         if mark.key is None:
-            if mark.number.replace(",", "").lstrip("-") not in printed:  # printed numbers carry no sign
-                problems.append(f"{where} is not printed in {path.name}'s outputs; quote what it prints "
-                                f"or show it with quoted.show(name=...) and cite #name")
+            problems.append(f"{where} has a mark without a name: show the value with quoted.show(name=...) in "
+                            f"{path.name} and cite it as <!-- nb:{mark.notebook}#name -->")
         elif mark.key not in values:
             problems.append(f"{where}: {path.name} shows no value named {mark.key!r} "
                             f"(it shows {sorted(values) or 'none'}); add quoted.show({mark.key}=...) to it")
@@ -238,11 +284,6 @@ def check_text(text: str, name: str, notebooks: Path = NOTEBOOKS) -> list[str]:
             problems.append(f"{where} but {path.name} shows {mark.key} = {values[mark.key]}; "
                             f"update the note (and its Korean version)")
     return problems
-
-
-def check_all(notes: Path = PAPER_NOTES, notebooks: Path = NOTEBOOKS) -> list[str]:
-    """:func:`check_note` over every note in ``notes`` (English and Korean)."""
-    return [p for note in sorted(notes.glob("*.md")) for p in check_note(note, notebooks)]
 
 
 def strip_marks(text: str) -> str:
