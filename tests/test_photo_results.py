@@ -179,6 +179,13 @@ def test_table3_summary_reads_each_row_it_names():
     assert "top-1 error is 0.0% with the centre crop (whole photo resized: 100.0%)" in text
     assert "and 25.0% with 10 crops (higher by 25.0 points)" in text
     assert "without mirrors 10 crops give 0.0%, and the max over crops instead of the mean 25.0%" in text
+    values = pr.table3_values(result)
+    assert (values["err_whole_all"], values["err_1_all"], values["err_10_all"]) == (100.0, 0.0, 25.0)
+    assert (values["err_10_nomirror_all"], values["err_10_max_all"], values["n_all"]) == (0.0, 25.0, 4)
+    assert "ens_err_1_all" not in values and "err_144_sub" not in values
+    ko = pr.table3_summary_ko(result)
+    assert "중앙 크롭 하나로 0.0%(사진 전체를 줄이면 100.0%), 크롭 10개로 25.0%입니다(25.0포인트 높음)" in ko
+    assert "반전을 빼면 크롭 10개가 0.0%, 크롭 평균 대신 최댓값을 쓰면 25.0%" in ko
 
 
 class _SizeDetector(torch.nn.Module):

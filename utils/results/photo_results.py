@@ -333,6 +333,56 @@ def table3_summary(result: dict, ensemble_label: str | None = None) -> str:
     return " ".join(parts)
 
 
+def table3_values(result: dict) -> dict[str, float]:
+    """The numbers of :func:`table3_photos`'s result that the notes quote, by name (for ``quoted.show``):
+    top-1 errors in percent, ``err_<crops>[_nomirror|_max]_<all|sub>`` for one model and ``ens_...`` for
+    the ensemble of every model in the table, plus the photo counts."""
+    t, s = result["all"], result["subset"]
+    models = int(t.models.max())
+    out = {"n_all": result["n_all"], "err_whole_all": _row(t, 1, "whole"), "err_1_all": _row(t, 1, "1"),
+           "err_10_all": _row(t, 1, "10"), "err_10_nomirror_all": _row(t, 1, "10", mirror=False),
+           "err_10_max_all": _row(t, 1, "10", how="max")}
+    if models > 1:
+        out |= {"ens_err_1_all": _row(t, models, "1"), "ens_err_10_all": _row(t, models, "10")}
+    if s is not None:
+        out |= {"n_sub": result["n_subset"], "err_1_sub": _row(s, 1, "1"), "err_10_sub": _row(s, 1, "10"),
+                "err_144_sub": _row(s, 1, "144"), "err_144_nomirror_sub": _row(s, 1, "144", mirror=False),
+                "err_144_max_sub": _row(s, 1, "144", how="max")}
+        if models > 1:
+            out["ens_err_144_sub"] = _row(s, models, "144")
+    return out
+
+
+def _change_ko(a: float, b: float) -> str:
+    if abs(b - a) < 0.05:
+        return "변화 없음"
+    return f"{abs(b - a):.1f}포인트 {'낮음' if b < a else '높음'}"
+
+
+def table3_summary_ko(result: dict, ensemble_label: str | None = None) -> str:
+    """:func:`table3_summary` in Korean: the same numbers, the same order."""
+    v = table3_values(result)
+    parts = [f"검증 사진 {v['n_all']:,}장 전체에서 모델 하나의 top-1 오류율은 중앙 크롭 하나로 {v['err_1_all']:.1f}%"
+             f"(사진 전체를 줄이면 {v['err_whole_all']:.1f}%), 크롭 10개로 {v['err_10_all']:.1f}%입니다"
+             f"({_change_ko(v['err_1_all'], v['err_10_all'])}). "
+             f"반전을 빼면 크롭 10개가 {v['err_10_nomirror_all']:.1f}%, "
+             f"크롭 평균 대신 최댓값을 쓰면 {v['err_10_max_all']:.1f}%입니다."]
+    if "ens_err_1_all" in v:
+        models = int(result["all"].models.max())
+        label = f"({ensemble_label})" if ensemble_label else ""
+        parts.append(f"모델 {models}개 앙상블{label}은 크롭 하나로 {v['ens_err_1_all']:.1f}%"
+                     f"(모델 하나보다 {_change_ko(v['err_1_all'], v['ens_err_1_all'])}), 크롭 10개로 "
+                     f"{v['ens_err_10_all']:.1f}%입니다.")
+    if "err_144_sub" in v:
+        parts.append(f"크롭 144개로 채점한 {v['n_sub']:,}장에서는 모델 하나가 {v['err_1_sub']:.1f}%(크롭 1개), "
+                     f"{v['err_10_sub']:.1f}%(10개), {v['err_144_sub']:.1f}%(144개)입니다"
+                     f"({_change_ko(v['err_1_sub'], v['err_144_sub'])}). 반전 없는 144개는 "
+                     f"{v['err_144_nomirror_sub']:.1f}%, 크롭 최댓값은 {v['err_144_max_sub']:.1f}%입니다.")
+        if "ens_err_144_sub" in v:
+            parts.append(f"앙상블에 크롭 144개를 쓰면 {v['ens_err_144_sub']:.1f}%입니다.")
+    return " ".join(parts)
+
+
 # ----------------------------------------------------------------------------------------------
 # colour in the branches (Distill's question, for this network)
 
