@@ -27,11 +27,17 @@ from .runs import run_log
 
 # The run the shipped model comes from: a 10-epoch warm restart of a 15-epoch run (the manifest's
 # "command" holds both commands; runs.run_log joins their logs).
-RUN_NAME = "imagenette_paper_restart"
+RUN_NAME = "imagenette_paper_restart2"
 FIRST_RUN = "imagenette_paper_seed0"
+SECOND_RUN = "imagenette_paper_restart"
+# three cosine cycles, each restart at half the previous peak rate; the third starts from the second's raw
+# weights as shipped (fp16, no auxiliary heads), so the export between them is part of the recipe
 TRAIN_COMMANDS = (f"python -m utils train --dataset imagenette --polyak-eval-last 3 --out runs/{FIRST_RUN}",
-                  f"python -m utils train --dataset imagenette --polyak-eval-last 3 --out runs/{RUN_NAME} "
-                  f"--start-from runs/{FIRST_RUN}/final.pt --epochs 10 --lr 0.01 --seed 1")
+                  f"python -m utils train --dataset imagenette --polyak-eval-last 3 --out runs/{SECOND_RUN} "
+                  f"--start-from runs/{FIRST_RUN}/final.pt --epochs 10 --lr 0.01 --seed 1",
+                  f"python -m utils export-model runs/{SECOND_RUN} --weights raw --out runs/{SECOND_RUN}.pt",
+                  f"python -m utils train --dataset imagenette --polyak-eval-last 1 --out runs/{RUN_NAME} "
+                  f"--start-from runs/{SECOND_RUN}.pt --epochs 10 --lr 0.005 --seed 2 --snapshots")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -115,7 +121,8 @@ def photo_model(prefer_shipped: bool = True, run: str = RUN_NAME) -> tuple[nn.Mo
     if not found:
         raise FileNotFoundError(f"no trained Imagenette model: neither the shipped model in assets/ nor a "
                                 f"checkpoint under {RUNS / run}; train one with `{TRAIN_COMMANDS[0]}` (about an "
-                                f"hour on 2 CPU cores), then `{TRAIN_COMMANDS[1]}` (40 minutes more)")
+                                f"hour on 2 CPU cores), then `{TRAIN_COMMANDS[1]}` (40 minutes more), "
+                                f"`{TRAIN_COMMANDS[2]}` and `{TRAIN_COMMANDS[3]}` (40 minutes more)")
     polyak_model, raw, meta = load_checkpoint_models(found[0])
     meta["raw"] = raw
     return polyak_model, meta
@@ -255,7 +262,7 @@ def head_accuracies(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
         ``{"main": acc, "aux1 (on 4a)": acc, "aux2 (on 4d)": acc}`` (aux entries only if the model
         has the heads).
     """
-    from ..results.hooks import record_activations
+    from ..network.hooks import record_activations
 
     model.eval()
     has_aux = getattr(model, "aux1", None) is not None
@@ -336,4 +343,42 @@ def short_runs(configs: dict, data, steps: int, eval_every: int, variant: str = 
             r = train(config, variant, data=data, out=Path(tmp) / re.sub(r"\W+", "_", label), max_steps=steps,
                       eval_every=eval_every, progress=False)
             out[label] = r["history"]
+    return out
+
+
+def first_reaching(rows: list[dict], key: str, threshold: float, at: str = "step"):
+    """``row[at]`` of the first metric row whose ``row[key]`` is at least ``threshold`` (rows in the
+    order they were logged; a row without ``key``, or with None there, is skipped), or None if no
+    row reaches it."""
+    for row in rows:
+        value = row.get(key)
+        if value is not None and value >= threshold:
+            return row[at]
+    return None
+
+
+def seed_table(runs: dict[int, dict[str, list[dict]]], threshold: float, key: str = "val_acc") -> list[dict]:
+    """One row per seed and label of short runs repeated over seeds (``runs[seed]`` as
+    :func:`short_runs` returns it): ``key`` at the last evaluation and at its best, the first step
+    where it reaches ``threshold`` (None if it never does), and whether this label ended highest
+    among the seed's runs (``ahead``; False for every label of a seed where two tie at the top).
+
+    Raises:
+        ValueError: a run logged no evaluation, so it has no value to compare.
+    """
+    out = []
+    for seed, by_label in runs.items():
+        ends = {}
+        for label, rows in by_label.items():
+            values = [r[key] for r in rows if r.get(key) is not None]
+            if not values:
+                raise ValueError(f"run {label!r} of seed {seed} has no {key!r} in its metrics; evaluate at "
+                                 "least once (eval_every no larger than the number of steps)")
+            ends[label] = values[-1]
+            out.append({"seed": seed, "label": label, "end": values[-1], "best": max(values),
+                        "first_step_reaching": first_reaching(rows, key, threshold)})
+        top = max(ends.values())
+        alone = sum(v == top for v in ends.values()) == 1
+        for row in out[-len(ends):]:
+            row["ahead"] = alone and row["end"] == top
     return out
