@@ -90,3 +90,22 @@ def test_block_mean_abs_corr_by_hand():
     assert out[0, 0] == pytest.approx(0.8)
     assert out[1, 1] == 0.0
     assert out[0, 1] == pytest.approx(0.2) and out[1, 0] == pytest.approx(0.2)
+
+
+def test_shuffled_ari_is_the_chance_spread():
+    # Two unrelated partitions of 400 units: their index sits inside the shuffles' spread, around 0;
+    # a partition equal to the reference stands far above it.
+    rng = np.random.default_rng(1)
+    reference = np.repeat([0, 1, 2, 3], [100, 200, 50, 50])
+    unrelated = rng.integers(0, 4, reference.size)
+    null = sparsity.shuffled_ari(unrelated, reference, permutations=300, seed=2)
+    assert null.shape == (300,)
+    assert abs(null.mean()) < 0.005 and 0 < null.std() < 0.02
+    ari = sparsity.cluster_agreement(unrelated, reference)["ari"]
+    assert np.quantile(null, 0.01) < ari < np.quantile(null, 0.99)
+    assert sparsity.cluster_agreement(reference, reference)["ari"] > 50 * np.quantile(null, 0.99)
+    assert np.array_equal(null, sparsity.shuffled_ari(unrelated, reference, permutations=300, seed=2))
+    with pytest.raises(ValueError, match="permutations must be at least 1"):
+        sparsity.shuffled_ari(unrelated, reference, permutations=0)
+    with pytest.raises(ValueError, match="same shape"):
+        sparsity.shuffled_ari(unrelated[:10], reference)

@@ -254,3 +254,22 @@ def cluster_agreement(labels: np.ndarray, reference: np.ndarray) -> dict:
     rng = np.random.default_rng(0)
     return {"ari": float(adjusted_rand_score(reference, labels)),
             "ari_shuffled": float(adjusted_rand_score(rng.permutation(reference), labels))}
+
+
+def shuffled_ari(labels: np.ndarray, reference: np.ndarray, permutations: int = 200, seed: int = 0) -> np.ndarray:
+    """The adjusted Rand index of ``labels`` against ``permutations`` random shuffles of ``reference``.
+
+    The shuffles keep the group sizes of both partitions and break any relation between them, so the
+    returned values show how far the index strays from 0 by chance for these sizes: an index above,
+    say, their 99th percentile is unlikely to be chance (a permutation test). One shuffle alone
+    (``cluster_agreement``'s ``ari_shuffled``) is a single draw from this spread.
+    """
+    from sklearn.metrics import adjusted_rand_score
+
+    labels, reference = np.asarray(labels), np.asarray(reference)
+    if labels.shape != reference.shape:
+        raise ValueError(f"labels {labels.shape} and reference {reference.shape} must have the same shape")
+    if permutations < 1:
+        raise ValueError(f"permutations must be at least 1, got {permutations}; 200 gives a usable 99th percentile")
+    rng = np.random.default_rng(seed)
+    return np.array([adjusted_rand_score(rng.permutation(reference), labels) for _ in range(permutations)])
