@@ -9,6 +9,7 @@ every page in Debian's headless Chromium through Playwright. Chromium comes from
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import shutil
@@ -178,6 +179,21 @@ def chromium() -> str:
     return CHROMIUM
 
 
+def figures_made(href: str) -> int:
+    """How many figures a book page's notebook holds as images in its committed outputs (0 for a note)."""
+    folder, _, name = href.partition("/")
+    path = ROOT / "notebooks" / name.replace(".html", ".ipynb")
+    if folder != "notebooks" or not path.is_file():
+        return 0
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    return sum(bool({"image/png", "image/jpeg", "image/svg+xml"} & set(o.get("data", {})))
+               for c in nb["cells"] for o in c.get("outputs", []))
+
+
+def test_every_notebook_page_counts_its_figures():
+    assert figures_made("notebooks/05_results.html") >= 4 and figures_made("paper_notes/05_results.html") == 0
+
+
 @pytest.mark.slow
 def test_every_page_renders_in_chromium(chromium, tmp_path):
     from playwright.sync_api import sync_playwright
@@ -207,6 +223,9 @@ def test_every_page_renders_in_chromium(chromium, tmp_path):
                     w: e.getBoundingClientRect().width, h: e.getBoundingClientRect().height}))""")
                 problems += [f"{href}: figure {i['src']} did not render" for i in images
                              if not (i["ok"] and i["w"] > 0 and i["h"] > 0)]
+                made = figures_made(href)
+                if len(images) < made:
+                    problems.append(f"{href}: shows {len(images)} images, its notebook makes {made} figures")
                 text = page.inner_text("body")
                 if "Traceback (most recent call last)" in text or page.query_selector(".jp-OutputArea-error"):
                     problems.append(f"{href}: shows an error output")

@@ -18,6 +18,7 @@ from utils.paths import NOTEBOOKS
 
 NOTEBOOK_FILES = sorted(NOTEBOOKS.glob("*.ipynb"))
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+IMAGE_MIMES = {"image/png", "image/jpeg", "image/svg+xml"}
 # tqdm's text bar ("  40%|####      | 4/10 [00:01<00:02, 2.9it/s]") and its widget's plain-text stand-in.
 PROGRESS = re.compile(r"\d+%\|.*\|\s*\d+/\d*|\d+(?:\.\d+)?(?:it|s)/(?:s|it)\]")
 # torch's warnings about a missing or unusable GPU ("No CUDA runtime is found", "CUDA initialization").
@@ -46,6 +47,10 @@ def unclean(nb: dict) -> list[str]:
                 problems.append(f"{where}: stderr output {''.join(out.get('text', ''))[:80]!r}")
             if kind == "error":
                 problems.append(f"{where}: error output {out.get('ename')}: {out.get('evalue')}")
+            data = out.get("data", {})
+            if "<Figure size" in "".join(data.get("text/plain", "")) and not IMAGE_MIMES & set(data):
+                problems.append(f"{where}: a figure saved as the text {''.join(data['text/plain'])[:40]!r} "
+                                "without its image (the kernel ran a non-inline matplotlib backend)")
             if WIDGET_MIME in out.get("data", {}):
                 problems.append(f"{where}: a widget output (tqdm's bar or an interactive control)")
                 continue  # its plain-text stand-in says the same again
@@ -86,7 +91,8 @@ def result(data):
     return {"output_type": "execute_result", "data": data, "metadata": {}, "execution_count": 1}
 
 
-CLEAN = notebook(stream("stdout", "top-1 97.6%\n"), result({"text/plain": "   crops  top1\n0  144  97.6"}))
+CLEAN = notebook(stream("stdout", "top-1 97.6%\n"), result({"text/plain": "   crops  top1\n0  144  97.6"}),
+                result({"text/plain": "<Figure size 640x480 with 1 Axes>", "image/png": "iVBORw0KGgo="}))
 
 
 def test_checks_pass_a_clean_notebook():
@@ -101,7 +107,8 @@ def test_checks_pass_a_clean_notebook():
     (notebook(stream("stdout", "W1128 cpp_extension.py:183] No CUDA runtime is found\n")), "CUDA"),
     (notebook(metadata={"widgets": {"state": {}}}), "metadata.widgets"),
     (notebook({"output_type": "error", "ename": "ValueError", "evalue": "bad", "traceback": []}), "error output"),
-], ids=["stderr", "widget", "tqdm-text", "cuda", "widget-state", "error"])
+    (notebook(result({"text/plain": "<Figure size 640x480 with 1 Axes>"})), "without its image"),
+], ids=["stderr", "widget", "tqdm-text", "cuda", "widget-state", "error", "figure-as-text"])
 def test_checks_catch_each_fault(nb, wanted):
     problems = unclean(nb)
     assert len(problems) == 1 and wanted in problems[0], problems
