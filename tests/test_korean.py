@@ -58,6 +58,7 @@ def without_code(text: str) -> str:
 def hangul_share(text: str) -> float:
     """Hangul syllables among all letters of the prose (code and link targets left out)."""
     prose = re.sub(r"\]\([^)]*\)", "]", without_code(text))
+    prose = re.sub(r"<!--.*?-->", "", prose, flags=re.S)  # marks tying numbers to outputs are not read
     letters = [c for c in prose if c.isalpha()]
     return sum(bool(HANGUL.match(c)) for c in letters) / max(len(letters), 1)
 
