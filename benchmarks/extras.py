@@ -17,8 +17,8 @@ def training(quick: bool) -> dict:
 
 
 def recorder_overhead() -> dict:
-    """:func:`utils.results.hooks.recorder_overhead`: a plain forward pass against a recorded one."""
-    from utils.results.hooks import recorder_overhead as measure
+    """:func:`utils.measuring.timing.recorder_overhead`: a plain forward pass against a recorded one."""
+    from utils.measuring.timing import recorder_overhead as measure
 
     return measure()
 

@@ -12,10 +12,11 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from utils.__main__ import main  # noqa: E402
+from utils.measuring.timing import recorder_overhead  # noqa: E402
+from utils.network.hooks import BRANCHES, INCEPTION_MODULES  # noqa: E402
 from utils.network.model import googlenet  # noqa: E402
 from utils.presentation.featurevis import FeatureVisConfig, visualize_channel  # noqa: E402
 from utils.results import activations as A  # noqa: E402
-from utils.results.hooks import BRANCHES, INCEPTION_MODULES  # noqa: E402
 
 # inception (3a) at 28x28 with 192 input channels (Table 1), multiply-adds per branch by hand:
 # 1x1: 784*192*64; 3x3: 784*(192*96 + 9*96*128); 5x5: 784*(192*16 + 25*16*32); pool proj: 784*192*32.
@@ -130,7 +131,7 @@ def test_energy_vs_macs_uses_the_profiler_multiply_adds():
 
 def test_recorder_overhead_reports_both_timings():
     model = googlenet("paper", num_classes=10, aux_logits=False)
-    out = A.recorder_overhead(model, input_size=64, repeats=1)
+    out = recorder_overhead(model, input_size=64, repeats=1)
     assert set(out) == {"plain_ms", "recorded_ms", "overhead"} and out["plain_ms"] > 0
 
 
@@ -149,9 +150,9 @@ def test_load_model_pretrained_path(imagenet_file):
 
 
 def test_load_model_offline_path(monkeypatch, tmp_path):
-    import utils.network.pretrained
     import utils.network.reader_model
     import utils.network.weights
+    import utils.training.pretrained
     import utils.training.train
 
     def fake_default_model(variant="paper", seed=0, quick=None):
@@ -163,12 +164,12 @@ def test_load_model_offline_path(monkeypatch, tmp_path):
     monkeypatch.setattr(utils.network.reader_model, "candidates", lambda: [])  # no BVLC, no shipped model either
     monkeypatch.setattr(utils.training.train, "default_model", fake_default_model)
     checkpoint = tmp_path / "final.pt"
-    monkeypatch.setattr(utils.network.pretrained, "_project_checkpoint", lambda quick: checkpoint)
+    monkeypatch.setattr(utils.training.pretrained, "_project_checkpoint", lambda quick: checkpoint)
     # nothing on disk: a clear error, and nothing is trained
     with pytest.raises(FileNotFoundError, match="no trained GoogLeNet on disk"):
         A.load_model()
     checkpoint.write_bytes(b"")
-    assert utils.network.pretrained.find_weights().kind == "project"
+    assert utils.training.pretrained.find_weights().kind == "project"
     model, info = A.load_model()
     assert info["dataset"] == "mnist" and info["variant"] == "paper" and info["image_size"] == 32
     assert "MNIST" in info["weights"].upper() and "50.0%" in info["weights"]

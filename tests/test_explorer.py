@@ -17,10 +17,10 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from utils.network.arch import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
+from utils.network.hooks import record_activations  # noqa: E402
 from utils.network.model import googlenet  # noqa: E402
 from utils.network.reader_model import ReaderWeights, candidates, load  # noqa: E402
 from utils.presentation import explorer as E  # noqa: E402
-from utils.results.hooks import record_activations  # noqa: E402
 from utils.results.images import fit_square, to_input  # noqa: E402
 from utils.training.imagenette import NAMES, WNIDS  # noqa: E402
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from utils.network.hooks import BRANCHES, INCEPTION_MODULES, branch_names, default_names, record_activations
 from utils.network.model import googlenet
-from utils.results.hooks import BRANCHES, INCEPTION_MODULES, branch_names, default_names, record_activations
 
 # Table 1 (§5), branch output depths typed by hand: #1x1, #3x3, #5x5, pool proj.
 TABLE1_BRANCHES = {

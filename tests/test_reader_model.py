@@ -144,7 +144,7 @@ def test_a_damaged_shipped_model_is_refused(files, places):
 
 
 def test_activations_use_the_same_order(files, places):
-    from utils.network.pretrained import load_model
+    from utils.training.pretrained import load_model
 
     _put("shipped", files, places)
     _, info = load_model()

@@ -12,17 +12,8 @@ One package per layer of the project, one concept per module:
 * :mod:`utils.presentation`: figures, the notes' quoted numbers, the notebook runner, the book and
   JupyterLab.
 
-``from utils.model import googlenet`` is the short import of the network. Importing this package
-imports nothing else: ``import utils.network.arch`` stays free of torch. The names below are loaded
-from :mod:`utils.network.model` on first use.
+Packages import downward only, in this order (a test walks every import): network <- measuring <-
+training <- results <- presentation <- benchmarks. ``utils.paths`` and ``utils.cli_checks`` are the base
+every layer may use; ``from utils.model import googlenet`` is the short import of the network. Importing
+this package imports nothing else: ``import utils.network.arch`` stays free of torch.
 """
-
-__all__ = ["GoogLeNet", "GoogLeNetOutputs", "googlenet"]
-
-
-def __getattr__(name: str):
-    if name in __all__:
-        from .network import model
-
-        return getattr(model, name)
-    raise AttributeError(f"module 'utils' has no attribute {name!r}")

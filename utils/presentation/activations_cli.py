@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 from ..cli_checks import existing_file, int_in, output_file, weights_env
-from ..network.pretrained import load_model
-from ..results.hooks import INCEPTION_MODULES, branch_names
+from ..network.hooks import INCEPTION_MODULES, branch_names
 from ..results.images import FITS, read_image
+from ..training.pretrained import load_model
 from .explorer import draw_branches
 
 DESCRIPTION = """\

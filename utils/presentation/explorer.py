@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..network.hooks import BRANCH_LABELS, BRANCHES, INCEPTION_MODULES, branch_names, default_names
 from ..results.activations import record
-from ..results.hooks import BRANCH_LABELS, BRANCHES, INCEPTION_MODULES, branch_names, default_names
 from ..results.images import fit_square, read_image, to_input
 
 

@@ -114,7 +114,7 @@ def visualize_channel(model: nn.Module, name: str, channel: int, cfg: FeatureVis
 
     Args:
         model: the network (put into eval mode here; its parameters are left untouched).
-        name: a submodule path such as ``"inception3a.branch3"`` (see :mod:`utils.results.hooks`).
+        name: a submodule path such as ``"inception3a.branch3"`` (see :mod:`utils.network.hooks`).
         channel: channel index inside that submodule's output.
         mean, std: the input normalisation the model was trained with (one value each for a
             grayscale model, which then sees the same normalisation on all three channels).
@@ -125,7 +125,7 @@ def visualize_channel(model: nn.Module, name: str, channel: int, cfg: FeatureVis
     cfg = cfg or FeatureVisConfig()
     modules = dict(model.named_modules())
     if name not in modules or not name:
-        from ..results.hooks import default_names
+        from ..network.hooks import default_names
         raise ValueError(f"unknown module name {name!r}; try one of {', '.join(default_names()[:10])}, ...")
     generator = torch.Generator().manual_seed(cfg.seed)
     param = FourierImage(cfg.size, cfg.decay, generator=generator)

@@ -7,7 +7,7 @@ the multiply-adds, and whether one branch of a module specialises in a kind of f
 the image patches that excite its channels most (colourfulness on ImageNet photos, spatial
 frequency and orientation on grayscale MNIST digits).
 
-Elsewhere: the network to inspect (:mod:`utils.network.pretrained`), images (:mod:`utils.results.images`), the
+Elsewhere: the network to inspect (:mod:`utils.training.pretrained`), images (:mod:`utils.results.images`), the
 widget explorer (:mod:`utils.presentation.explorer`) and the ``activations`` command
 (:mod:`utils.presentation.activations_cli`).
 """
@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .hooks import BRANCHES, INCEPTION_MODULES, branch_names, record_activations
+from ..network.hooks import BRANCHES, INCEPTION_MODULES, branch_names, record_activations
 
 
 @torch.no_grad()
@@ -231,10 +231,10 @@ def pivot(table: pd.DataFrame, value: str) -> pd.DataFrame:
 
 
 # Moved to their own modules; still reachable here, as notebook 06 calls them ``activations.X``.
-_MOVED = {"load_model": "network.pretrained", "find_weights": "network.pretrained", "photos": "results.images",
+_MOVED = {"load_model": "training.pretrained", "find_weights": "training.pretrained", "photos": "results.images",
           "PHOTOS": "results.images", "mnist_digits": "results.images", "to_input": "results.images",
           "read_image": "results.images", "explorer": "presentation.explorer",
-          "draw_branches": "presentation.explorer", "recorder_overhead": "results.hooks",
+          "draw_branches": "presentation.explorer", "recorder_overhead": "measuring.timing",
           "add_cli": "presentation.activations_cli"}
 
 

@@ -25,10 +25,10 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..network.hooks import BRANCH_LABELS, BRANCHES, branch_names, record_activations
 from ..paths import RUNS
 from ..training import imagenette
 from ..training.photo_training import RUN_NAME as RUN  # the training run the shipped model comes from
-from .hooks import BRANCH_LABELS, BRANCHES, branch_names, record_activations
 
 SNAPSHOT_FILE = re.compile(r"snap_(\d+)\.pt$")
 GET_PHOTOS = ("Imagenette's photos are not on this machine. `python -m utils train --dataset imagenette` downloads "

@@ -101,7 +101,7 @@ def signal_at_init(model: nn.Module, images: torch.Tensor, names=SIGNAL_LAYERS) 
     layers have an image_spread near 0 gives nearly the same output for every image, so its
     gradient carries almost no information about the class: training stalls.
     """
-    from ..results.hooks import record_activations
+    from ..network.hooks import record_activations
 
     was_training = model.training
     model.eval()

@@ -1,5 +1,7 @@
 """The trained network that notebook 06 and the ``activations`` command look inside.
 
+It sits with training because its last resort is a training run of this project.
+
 :func:`find_weights` is the one place that decides which weights are used; :func:`load_model`
 builds the network from what it found. Nothing is trained or downloaded here: when no weights
 are on disk the error says how to get some.
@@ -12,7 +14,7 @@ from pathlib import Path
 
 from torch import nn
 
-from .arch import IMAGENET_MEAN, IMAGENET_STD, INPUT_SIZE
+from ..network.arch import IMAGENET_MEAN, IMAGENET_STD, INPUT_SIZE
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ def find_weights(weights: str | Path | None = None, quick: bool | None = None) -
     Raises:
         FileNotFoundError: ``weights`` is given but does not exist.
     """
-    from .weights import find_imagenet_weights
+    from ..network.weights import find_imagenet_weights
 
     found = find_imagenet_weights(weights)
     if weights is not None and found is None:
@@ -70,7 +72,7 @@ def load_model(weights: str | Path | None = None, quick: bool | None = None) -> 
         FileNotFoundError: no weights on disk; the message says how to get some.
     """
     if weights is None:  # BVLC's, torchvision's ImageNet, or the shipped Imagenette model (utils.network.reader_model)
-        from .reader_model import candidates, load
+        from ..network.reader_model import candidates, load
 
         found = candidates()
         if found:
@@ -81,13 +83,13 @@ def load_model(weights: str | Path | None = None, quick: bool | None = None) -> 
             "no trained GoogLeNet on disk: pass --weights FILE (torchvision's googlenet layout), set "
             "GOOGLENET_WEIGHTS, or train the project's model with `python -m utils train --variant paper`")
     if found.kind == "imagenet":
-        from .weights import imagenet_categories, pretrained_googlenet
+        from ..network.weights import imagenet_categories, pretrained_googlenet
 
         model = pretrained_googlenet(found.path, download=False)
         return model.eval(), {"weights": f"ImageNet weights (torchvision variant) from {found.path.name}",
                               "dataset": "imagenet", "variant": "torchvision", "classes": imagenet_categories(),
                               "image_size": INPUT_SIZE, "mean": IMAGENET_MEAN, "std": IMAGENET_STD}
-    from ..training.train import default_model
+    from .cache import default_model
 
     # the checkpoint exists (find_weights checked), so default_model only loads it
     model, meta = default_model(variant="paper", seed=0, quick=quick)

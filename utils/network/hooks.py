@@ -8,6 +8,7 @@ branch responds to we need the output of every branch, not only the concatenatio
 Names are the model's attribute paths, which follow Table 1 and torchvision:
 ``"inception3a"`` (the concatenated module output) and ``"inception3a.branch1"`` ..
 ``"inception3a.branch4"`` (1x1, 3x3, 5x5 -- 3x3 in torchvision's variant -- and pool projection).
+Recording is a tool on the network: training (a run's activation statistics) and the results use it alike.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from ..measuring.timing import interleaved
-from ..network import arch
+from . import arch
 
 # Defined once in utils.network.arch; the paper's "5x5" branch is 3x3 in torchvision's port (vision#906).
 INCEPTION_MODULES: tuple[str, ...] = arch.INCEPTION_KEYS
@@ -96,32 +96,3 @@ def record_activations(model: nn.Module, names: Iterable[str] | None = None) -> 
     finally:
         for handle in handles:
             handle.remove()
-
-
-def recorder_overhead(model: nn.Module | None = None, input_size: int = 224, batch: int = 1,
-                      repeats: int = 5) -> dict[str, float]:
-    """Time a plain forward pass against one that records all 45 default outputs.
-
-    Runs interleaved (plain, recorded) pairs after one warm-up pair (:func:`utils.measuring.timing.interleaved`)
-    and keeps the fastest of each, as ``timeit`` does: other processes only ever add time, so the
-    minimum is the least disturbed measurement, and interleaving exposes both to the same
-    conditions. The target is an overhead of at most 10%. The copies are small: about 10 MB for
-    one 224x224 image against ~1.5 G multiply-adds of compute.
-
-    Returns:
-        ``plain_ms``, ``recorded_ms`` and ``overhead`` (recorded / plain - 1).
-    """
-    from ..network.model import googlenet
-
-    if model is None:
-        model = googlenet("paper", num_classes=1000, aux_logits=False)
-    model.eval()
-    x = torch.randn(batch, 3, input_size, input_size, generator=torch.Generator().manual_seed(0))
-    def recorded():
-        with record_activations(model):
-            model(x)
-
-    with torch.no_grad():  # one warm-up pair (allocator and kernels), then the two take turns
-        times = interleaved({"plain": lambda: model(x), "recorded": recorded}, repeats=repeats, warmup=1)
-    p, r = min(times["plain"]), min(times["recorded"])
-    return {"plain_ms": 1e3 * p, "recorded_ms": 1e3 * r, "overhead": r / p - 1}
