@@ -64,3 +64,22 @@ def test_every_beta_matches_pytorch(beta):
     grad = torch.randn_like(ref)
     torch.testing.assert_close(torch.autograd.grad(out, x, grad)[0], torch.autograd.grad(ref, x, grad)[0],
                                rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["no_grad", "inference_mode", "input_without_grad"])
+def test_the_path_without_gradient_matches_pytorch(mode):
+    """Inference takes the plain composite, not the autograd function: it must compute the same LRN."""
+    torch.manual_seed(3)
+    x = (torch.randn(2, 11, 4, 3, dtype=torch.float64) * 30).contiguous(memory_format=torch.channels_last)
+    ref = F.local_response_norm(x, 5, alpha=1e-2, beta=0.75, k=1.0)
+    if mode == "no_grad":
+        with torch.no_grad():
+            out = local_response_norm(x.requires_grad_(), 5, alpha=1e-2, beta=0.75, k=1.0)
+    elif mode == "inference_mode":
+        with torch.inference_mode():
+            out = LocalResponseNorm(5, alpha=1e-2, beta=0.75, k=1.0)(x)
+    else:
+        out = local_response_norm(x, 5, alpha=1e-2, beta=0.75, k=1.0)
+    assert not out.requires_grad
+    assert (ref - 1).abs().max() > 0.1  # far from the identity, so a wrong alpha shows
+    torch.testing.assert_close(out, ref.detach(), rtol=1e-10, atol=1e-12)

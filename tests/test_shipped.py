@@ -221,6 +221,22 @@ def test_load_refuses_a_file_that_is_not_the_manifests(exported, tmp_path):
     assert "\n" not in str(err.value) and "export-model" in str(err.value)
 
 
+@pytest.mark.parametrize("damage", ["removed", "empty"])
+def test_load_refuses_a_manifest_without_a_hash_to_check(exported, tmp_path, damage):
+    # a manifest that names no SHA-256 cannot vouch for any file: loading must not skip the check
+    out, _ = exported
+    copy = tmp_path / out.name
+    copy.write_bytes(out.read_bytes())
+    manifest = json.loads(out.with_suffix(".json").read_text())
+    if damage == "removed":
+        del manifest["sha256"]
+    else:
+        manifest["sha256"] = ""
+    copy.with_suffix(".json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="SHA-256"):
+        shipped.load_shipped(copy)
+
+
 def test_load_says_how_to_get_a_missing_file(exported, tmp_path):
     out, _ = exported
     with pytest.raises(FileNotFoundError, match=r"git checkout.*export-model") as err:
