@@ -258,7 +258,8 @@ def test_download_verifies_converts_and_caches(tmp_path, server, served, referen
     assert caffe.bvlc_weights_path() is None
     code, out, err = run("download-bvlc", "--url", f"{base}/bvlc_googlenet.caffemodel", "--sha1", sha1, "--quiet")
     assert code == 0, err
-    assert sorted(p.name for p in cache.iterdir()) == ["bvlc_googlenet.pt"]  # the caffemodel is not kept
+    # the caffemodel is not kept; the converted file's digest is, to check the cache later
+    assert sorted(p.name for p in cache.iterdir()) == ["bvlc_googlenet.pt", "bvlc_googlenet.pt.sha256"]
     assert caffe.bvlc_weights_path() == cache / "bvlc_googlenet.pt"
     model, preprocess = caffe.load_bvlc_googlenet()
     assert not model.training and isinstance(preprocess, caffe.CaffePreprocess)

@@ -24,8 +24,12 @@ as torchvision's ImageNet categories.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
+import signal
+import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -36,9 +40,15 @@ from torch import nn
 
 from . import arch
 from .model import GoogLeNet, googlenet
+from .shipped import save_file
 
 BVLC_URL = "http://dl.caffe.berkeleyvision.org/bvlc_googlenet.caffemodel"
 BVLC_SHA1 = "405fc5acd08a3bb12de8ee5e23a96bec22f08204"  # models/bvlc_googlenet/readme.md
+BVLC_BYTES = 53_533_754  # the size of that file; sets the download's deadline when the server gives none
+# A download must average at least this rate after a grace period, else it is given up (a server that
+# trickles a byte every few seconds never trips a per-read timeout). At 64 KiB/s BVLC's file takes 14 min.
+MIN_BYTES_PER_S = 64 * 1024
+GRACE_S = 120.0
 CAFFEMODEL_NAME = "bvlc_googlenet.caffemodel"
 CONVERTED_NAME = "bvlc_googlenet.pt"
 
@@ -251,29 +261,47 @@ def caffe_to_state_dict(blobs: dict[str, list[np.ndarray]]) -> dict[str, torch.T
 
 
 def _save_atomically(state: dict, path: Path) -> None:
+    """torch.save into a temporary file beside ``path``, then os.replace; on any failure no file is left,
+    and a full disk is an OSError naming ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        torch.save(state, tmp)
+        save_file(state, tmp, shown=path)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def convert_caffemodel(src: str | os.PathLike, dst: str | os.PathLike) -> dict[str, torch.Tensor]:
+def _same_file(a: Path, b: Path) -> bool:
+    return a.exists() and b.exists() and a.samefile(b) or a.resolve() == b.resolve()
+
+
+def convert_caffemodel(src: str | os.PathLike, dst: str | os.PathLike,
+                       overwrite: bool = False) -> dict[str, torch.Tensor]:
     """Convert BVLC's ``bvlc_googlenet.caffemodel`` to a PyTorch state dict at ``dst`` (written atomically).
 
     Load the result with ``googlenet("paper")`` and feed it :class:`CaffePreprocess`-ed RGB images.
+    An existing ``dst`` is replaced only with ``overwrite``; ``dst`` is never ``src``.
 
     Raises:
         FileNotFoundError: ``src`` does not exist.
+        ValueError: ``src`` is a folder; ``dst`` is ``src``, a folder, or an existing file without ``overwrite``.
         CaffeModelError: ``src`` is not BVLC's GoogLeNet or is damaged; nothing is written.
     """
     src, dst = Path(src), Path(dst)
+    if src.is_dir():
+        raise ValueError(f"caffemodel {str(src)!r} is a folder; pass the .caffemodel file inside it")
     if not src.is_file():
         raise FileNotFoundError(f"caffemodel {str(src)!r} does not exist; check the path")
+    if _same_file(src, dst):
+        raise ValueError(f"--out {str(dst)!r} is the caffemodel being converted; writing would destroy it. "
+                         "Pass another --out, e.g. bvlc_googlenet.pt")
+    if dst.is_dir():
+        raise ValueError(f"--out {str(dst)!r} is a folder; pass a file name such as {dst / CONVERTED_NAME}")
+    if dst.exists() and not overwrite:
+        raise ValueError(f"--out {str(dst)!r} already exists; pass --overwrite to replace it, or another --out")
     data = src.read_bytes()
     if not data:
         raise CaffeModelError(f"{str(src)!r} is empty")
@@ -333,30 +361,75 @@ def _sha1(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fetch(url: str, dest: Path, progress: bool) -> None:
-    """Stream ``url`` into ``dest`` with a progress bar."""
+class _DiskError(OSError):
+    """Writing the downloaded bytes failed (full disk, no permission): the network is not to blame."""
+
+
+class _TooSlow(OSError):
+    """The whole download ran past its deadline."""
+
+
+def _fetch(url: str, dest: Path, progress: bool, min_bytes_per_s: float = MIN_BYTES_PER_S,
+           grace_s: float = GRACE_S) -> None:
+    """Stream ``url`` into ``dest`` with a progress bar, within ``grace_s + size / min_bytes_per_s`` seconds.
+
+    The size is the server's Content-Length, else :data:`BVLC_BYTES`. Each read returns what has
+    arrived (``read1``), so the deadline is checked however slowly the bytes come.
+    """
     from tqdm.auto import tqdm
 
-    with urllib.request.urlopen(url, timeout=30) as response, open(dest, "wb") as f:
+    start = time.monotonic()
+    with urllib.request.urlopen(url, timeout=min(30.0, grace_s)) as response:
         total = int(response.headers.get("Content-Length") or 0) or None
-        with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=CAFFEMODEL_NAME,
-                  disable=not progress) as bar:
-            for chunk in iter(lambda: response.read(1 << 20), b""):
-                f.write(chunk)
+        deadline = start + grace_s + (total or BVLC_BYTES) / min_bytes_per_s
+        try:
+            f = open(dest, "wb")
+        except OSError as exc:
+            raise _DiskError(exc.errno, exc.strerror, str(dest)) from None
+        received = 0
+        with f, tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=CAFFEMODEL_NAME,
+                     disable=not progress) as bar:
+            while chunk := response.read1(1 << 20):
+                try:
+                    f.write(chunk)
+                except OSError as exc:
+                    raise _DiskError(exc.errno, exc.strerror, str(dest)) from None
+                received += len(chunk)
                 bar.update(len(chunk))
+                if time.monotonic() > deadline:
+                    raise _TooSlow(f"{received} of {total or 'an unknown number of'} bytes arrived in "
+                                   f"{deadline - start:.0f} s, slower than {min_bytes_per_s / 1024:.0f} KiB/s")
+
+
+def _digest_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _cached_is_intact(path: Path) -> bool:
+    """Whether the converted file in the cache still has the SHA-256 recorded when it was written."""
+    record = _digest_path(path)
+    try:
+        expected = record.read_text().split()[0]
+    except (OSError, IndexError):
+        return False
+    return hashlib.sha256(path.read_bytes()).hexdigest() == expected
 
 
 def download_bvlc(url: str | None = None, sha1: str | None = None, cache: str | os.PathLike | None = None,
-                  force: bool = False, progress: bool = True) -> Path:
+                  force: bool = False, progress: bool = True, min_bytes_per_s: float = MIN_BYTES_PER_S,
+                  grace_s: float = GRACE_S) -> Path:
     """Download BVLC's GoogLeNet, verify its SHA-1, convert it and cache the state dict; return its path.
 
     A ``bvlc_googlenet.caffemodel`` put in the cache folder by hand is used instead of the network.
     ``url`` and ``sha1`` default to ``$GOOGLENET_BVLC_URL`` and ``$GOOGLENET_BVLC_SHA1``, else the
-    model zoo's. Nothing is left behind when a step fails.
+    model zoo's. The converted file's SHA-256 is recorded beside it (``bvlc_googlenet.pt.sha256``); a
+    cached file that no longer matches is converted again. The download gives up after ``grace_s +
+    size / min_bytes_per_s`` seconds. Nothing is left behind when a step fails.
 
     Raises:
-        WeightsUnavailable: the download failed (offline, or the server refused); says where to put the file.
+        WeightsUnavailable: the download failed (offline, the server refused, too slow); says where to put the file.
         CaffeModelError: the file's SHA-1 differs, or it does not convert.
+        OSError: the cache folder cannot be written (a full disk); names the file.
     """
     from .weights import WeightsUnavailable
 
@@ -365,7 +438,10 @@ def download_bvlc(url: str | None = None, sha1: str | None = None, cache: str | 
     folder = Path(cache) if cache is not None else cache_dir()
     dst = folder / CONVERTED_NAME
     if dst.is_file() and not force:
-        return dst
+        if _cached_is_intact(dst):
+            return dst
+        print(f"{dst} does not match the SHA-256 recorded when it was converted (damaged, or written by hand); "
+              "converting BVLC's weights again", file=sys.stderr)
     by_hand = folder / CAFFEMODEL_NAME
     if by_hand.is_file():
         src, temporary = by_hand, False
@@ -377,9 +453,12 @@ def download_bvlc(url: str | None = None, sha1: str | None = None, cache: str | 
     try:
         if temporary:
             try:
-                _fetch(url, src, progress)
-            except (urllib.error.URLError, OSError, ValueError) as exc:
+                _fetch(url, src, progress, min_bytes_per_s, grace_s)
+            except _DiskError as exc:  # the network worked; the disk did not
+                raise OSError(exc.errno, exc.strerror, str(folder)) from None
+            except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
                 reason = (f"the server answered {exc.code} {exc.reason}" if isinstance(exc, urllib.error.HTTPError)
+                          else f"too slow: {exc}" if isinstance(exc, _TooSlow)
                           else f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}")
                 raise WeightsUnavailable(
                     f"could not download {url} ({reason}); download it on a machine with network access "
@@ -389,7 +468,8 @@ def download_bvlc(url: str | None = None, sha1: str | None = None, cache: str | 
             hint = (f"download it again (delete {by_hand} first)" if not temporary
                     else "the download is damaged or the URL serves another file; try again")
             raise CaffeModelError(f"SHA-1 of {CAFFEMODEL_NAME} is {got}, expected {sha1}: {hint}")
-        convert_caffemodel(src, dst)
+        convert_caffemodel(src, dst, overwrite=True)
+        _digest_path(dst).write_text(f"{hashlib.sha256(dst.read_bytes()).hexdigest()}  {dst.name}\n")
     finally:
         if temporary:
             src.unlink(missing_ok=True)
@@ -420,15 +500,23 @@ def load_bvlc_googlenet(path: str | os.PathLike | None = None) -> tuple[GoogLeNe
 
 # ----------------------------------------------------------------------------- command line
 def _convert_cli(args) -> int:
-    state = convert_caffemodel(args.src, args.out)
+    state = convert_caffemodel(args.src, args.out, overwrite=args.overwrite)
     print(f"wrote {args.out}: {len(state)} tensors of googlenet('paper', num_classes=1000, aux_logits=True); "
           "input RGB in [0, 1] through utils.network.caffe.CaffePreprocess")
     return 0
 
 
+def _stop_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)  # unwinds like Ctrl-C, so the partial download is removed
+
+
 def _download_cli(args) -> int:
-    path = download_bvlc(url=args.url, sha1=args.sha1, cache=args.cache_dir, force=args.force,
-                         progress=not args.quiet)
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        path = download_bvlc(url=args.url, sha1=args.sha1, cache=args.cache_dir, force=args.force,
+                             progress=not args.quiet)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(f"BVLC GoogLeNet weights at {path}; load them with utils.network.caffe.load_bvlc_googlenet()")
     return 0
 
@@ -438,6 +526,7 @@ def add_cli(subparsers) -> None:
                               "of the paper variant")
     p.add_argument("src", help="bvlc_googlenet.caffemodel (binary NetParameter, current or V1 format)")
     p.add_argument("--out", required=True, help="state dict to write, e.g. bvlc_googlenet.pt")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=_convert_cli)
     p = subparsers.add_parser("download-bvlc", help="download, verify, convert and cache BVLC's ImageNet GoogLeNet")
     p.add_argument("--url", default=None, help=f"default: $GOOGLENET_BVLC_URL or {BVLC_URL}")

@@ -38,6 +38,24 @@ def sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def save_file(obj, path: str | os.PathLike, shown: str | os.PathLike | None = None) -> None:
+    """``torch.save(obj)`` into ``path``; a failed write (full disk) raises OSError naming ``shown`` (or ``path``).
+
+    torch.save's zip writer reports a failed write as a RuntimeError ("unexpected pos ..."), with the
+    OSError only in its context; the caller deletes the partial file.
+    """
+    try:
+        with open(path, "wb") as f:
+            torch.save(obj, f)
+    except (OSError, RuntimeError) as exc:
+        cause = exc
+        while cause is not None and not isinstance(cause, OSError):
+            cause = cause.__context__
+        if cause is None:
+            raise
+        raise OSError(cause.errno, cause.strerror or str(cause), str(shown or path)) from None
+
+
 def _write_atomically(path: Path, text: str) -> None:
     """``text`` into a temporary file beside ``path``, then os.replace: never a half-written file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
