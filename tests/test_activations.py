@@ -153,7 +153,7 @@ def test_load_model_offline_path(monkeypatch, tmp_path):
     import utils.network.reader_model
     import utils.network.weights
     import utils.training.pretrained
-    import utils.training.train
+    import utils.training.cache
 
     def fake_default_model(variant="paper", seed=0, quick=None):
         model = googlenet(variant, num_classes=10, aux_logits=False).eval()
@@ -162,7 +162,7 @@ def test_load_model_offline_path(monkeypatch, tmp_path):
 
     monkeypatch.setattr(utils.network.weights, "find_imagenet_weights", lambda path=None: None)
     monkeypatch.setattr(utils.network.reader_model, "candidates", lambda: [])  # no BVLC, no shipped model either
-    monkeypatch.setattr(utils.training.train, "default_model", fake_default_model)
+    monkeypatch.setattr(utils.training.cache, "default_model", fake_default_model)
     checkpoint = tmp_path / "final.pt"
     monkeypatch.setattr(utils.training.pretrained, "_project_checkpoint", lambda quick: checkpoint)
     # nothing on disk: a clear error, and nothing is trained
