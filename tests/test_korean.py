@@ -8,6 +8,7 @@ broken input, so a check that could never fail would show up here.
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -261,7 +262,40 @@ def test_glossary_first_use_points_at_a_page_that_uses_the_term():
         assert targets, f"{r[0]}: no link to where the companion first uses it"
         dest = (PAPER_NOTES / targets[0]).resolve()
         text = "\n".join(markdown_of(dest)) if dest.suffix == ".ipynb" else read(dest)
-        assert r[1].lower() in text.lower(), f"{r[0]}: {targets[0]} does not use {r[1]!r}"
+        assert r[1].lower() in " ".join(text.lower().split()), f"{r[0]}: {targets[0]} does not use {r[1]!r}"
+
+
+def rejected_variants(rows: list[list[str]]) -> dict[str, str]:
+    """Each variant the glossary rejects (backticked in its fifth column), mapped to the chosen term."""
+    return {v: r[0] for r in rows if len(r) >= 5 for v in re.findall(r"`([^`]+)`", r[4])}
+
+
+@functools.cache
+def korean_texts() -> dict[str, str]:
+    """Every Korean text a reader sees, by name: the Korean notes, README.ko.md and the notebooks' markdown."""
+    texts = {str(p.relative_to(ROOT)): read(p) for p in KOREAN_NOTES + [ROOT / "README.ko.md"]}
+    texts.update({str(nb.relative_to(ROOT)): "\n".join(markdown_of(nb)) for nb in NOTEBOOK_FILES})
+    return texts
+
+
+def variants_used(text: str, variants: dict[str, str]) -> list[str]:
+    """The rejected variants a text uses (line breaks read as spaces), each with the term to write instead."""
+    flat = " ".join(text.split())
+    return [f"{v!r} (write {term!r})" for v, term in variants.items() if v in flat]
+
+
+def test_glossary_rejects_the_variants_it_names():
+    variants = rejected_variants(glossary_rows(read(PAPER_NOTES / "glossary.md")))
+    assert {"에포크", "이식판", "색채감", "보조 헤드", "헤브", "시험 해상도"} <= set(variants)
+    chosen = set(variants.values())
+    assert not [v for v in variants if v in chosen], "a variant is also a chosen term"
+
+
+@pytest.mark.parametrize("name", sorted(korean_texts()))
+def test_korean_text_uses_the_glossary_terms(name):
+    variants = rejected_variants(glossary_rows(read(PAPER_NOTES / "glossary.md")))
+    used = variants_used(korean_texts()[name], variants)
+    assert not used, f"{name} uses what the glossary rejects: {', '.join(used)}"
 
 
 # ----------------------------------------------------------------------------- links
@@ -295,6 +329,14 @@ def test_broken_links_catches_missing_files_and_anchors(tmp_path):
                                    "```\n[in code](ignored.md)\n```\n", encoding="utf-8")
     assert broken_links(tmp_path / "b.md") == ["b.md: c.md (no such file)",
                                                "b.md: a.md#nope (no heading with that anchor)"]
+
+
+def test_variants_used_catches_a_rejected_spelling():
+    rows = [["에폭", "epoch", "", "", "`에포크`"], ["헵 원리", "Hebbian principle", "", "", "`헤브`"], ["합성곱", "", "", ""]]
+    variants = rejected_variants(rows)
+    assert variants == {"에포크": "에폭", "헤브": "헵 원리"}
+    assert variants_used("15 에포크 동안\n헤브 원리를", variants) == ["'에포크' (write '에폭')", "'헤브' (write '헵 원리')"]
+    assert variants_used("15 에폭 동안 헵 원리를", variants) == []
 
 
 def test_unused_terms_catches_a_term_nobody_uses():
