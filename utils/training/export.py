@@ -30,11 +30,11 @@ from ..network.shipped import (
     SHIPPED,
     _bytes_of,
     _read_rgb,
-    _write_atomically,
     averaged_weights,
     build,
     manifest_path,
     protocol_input,
+    save_file,
     sha256,
     to_fp16,
 )
@@ -42,7 +42,7 @@ from ..paths import ROOT
 from .checkpoint import load_checkpoint
 from .imagenette import NAMES, WNIDS, locate
 from .recipe import recipe_for
-from .runs import checkpoint_of, run_log
+from .runs import checkpoint_of, holds_run, run_log
 
 
 @torch.inference_mode()
@@ -131,9 +131,29 @@ def _after_shipped(prior: dict, history: list[dict], stage_rows: list[dict],
     return rows, stages, command
 
 
+def check_out(out: Path, run_dir: Path, overwrite: bool = False) -> None:
+    """Refuse an ``out`` (or its manifest) that is a folder, lies in a run's folder (``final.pt`` there is
+    the export's input), or exists while ``overwrite`` is not set; the shipped model needs it too."""
+    if out.suffix != ".pt":
+        raise ValueError(f"--out {out} must end in .pt (the manifest is written beside it as .json)")
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"folder {out.parent} for --out does not exist; create it first")
+    if out.parent.resolve() == run_dir.resolve() or holds_run(out.parent):
+        raise ValueError(f"--out {out} is inside a training run's folder ({out.parent}), whose files (final.pt, "
+                         "last.pt) are never written over; pass --out elsewhere, e.g. runs/NAME.pt")
+    for path in (out, manifest_path(out)):
+        if path.is_dir():
+            raise ValueError(f"{path} is a folder; pass --out FILE.pt whose .json does not name a folder")
+        if path.exists() and not overwrite:
+            shipped = out.resolve() == SHIPPED.resolve()
+            what = ("the shipped model (the default --out); to ship this run in its place, pass --overwrite"
+                    if shipped else "a file this export would replace; pass --overwrite to replace it")
+            raise ValueError(f"{path} already exists: {what}, or choose another --out")
+
+
 def export_model(run_dir: str | os.PathLike, out: str | os.PathLike = SHIPPED, data: str | os.PathLike | None = None,
                  command: str | None = None, progress: bool = True, weights: str = "polyak",
-                 image_size: int | None = None, selected_on: str | None = None) -> dict:
+                 image_size: int | None = None, selected_on: str | None = None, overwrite: bool = False) -> dict:
     """Ship the network of ``run_dir/final.pt``: fp16 weights at ``out``, a manifest beside.
 
     ``weights="polyak"`` ships the Polyak average (§6's final model); ``"raw"`` the last SGD weights,
@@ -153,23 +173,27 @@ def export_model(run_dir: str | os.PathLike, out: str | os.PathLike = SHIPPED, d
     ``data``) with the weights read back from ``out``, so it is the number of the file, not of the
     float32 network in memory.
 
+    ``out`` and its manifest are never written inside a run's folder, and replace existing files
+    (the shipped model included) only with ``overwrite``.
+
     Returns:
         The manifest (also written to ``out`` with the suffix ``.json``).
 
     Raises:
-        FileNotFoundError: no ``final.pt`` in ``run_dir`` (the run has not finished), or no photos.
-        ValueError: ``out`` is not a ``.pt`` file, or the weights do not fit :data:`MAX_BYTES`.
+        FileNotFoundError: no ``run_dir``, no ``final.pt`` in it (the run has not finished), or no photos.
+        ValueError: ``out`` is not a ``.pt`` file, is in a run's folder or exists without ``overwrite``, or the
+            weights do not fit :data:`MAX_BYTES`.
     """
     run_dir, out = Path(run_dir), Path(out)
-    if out.suffix != ".pt":
-        raise ValueError(f"--out {out} must end in .pt (the manifest is written beside it as .json)")
-    if not out.parent.is_dir():
-        raise FileNotFoundError(f"folder {out.parent} for --out does not exist; create it first")
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"run folder {run_dir} does not exist; check the path (a run's folder holds its "
+                                "final.pt, e.g. runs/imagenette_paper_seed0)")
     final = run_dir / "final.pt"
     if not final.is_file():
         raise FileNotFoundError(f"no {final}: the run has not finished (only final.pt holds the finished "
                                 "Polyak average); let it finish or resume it with `python -m utils train "
                                 f"--resume --out {run_dir}`")
+    check_out(out, run_dir, overwrite)
     folder = locate(data)  # before any work: a missing data set fails at once
     state = load_checkpoint(final)
     if weights not in ("polyak", "raw"):
@@ -198,8 +222,9 @@ def export_model(run_dir: str | os.PathLike, out: str | os.PathLike = SHIPPED, d
     # The file is written beside ``out`` under a temporary name, measured as read back from disk,
     # and only then renamed: ``out`` never holds weights that its manifest does not describe.
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    man_tmp = manifest_path(out).with_name(f".{manifest_path(out).name}.{os.getpid()}.tmp")
     try:
-        torch.save(weights, tmp)
+        save_file(weights, tmp, shown=out)
         size = tmp.stat().st_size
         if size > MAX_BYTES:
             raise ValueError(f"the fp16 weights take {size / 2**20:.1f} MiB, over the {MAX_BYTES / 2**20:.0f} "
@@ -207,60 +232,66 @@ def export_model(run_dir: str | os.PathLike, out: str | os.PathLike = SHIPPED, d
         model = build(str(state["variant"]), len(classes), torch.load(tmp, map_location="cpu", weights_only=True))
         top1 = measure_top1(model, files, labels, image_size, fraction, mean, std, progress=progress)
         digest = sha256(tmp)
+
+        names = dict(zip(WNIDS, NAMES, strict=True))
+        history = state.get("history") or []
+        log = run_log(run_dir)  # a warm restart's log continues the run it started from
+        prior = shipped_origin(log)
+        stages = log["stages"] if len(log["stages"]) > 1 or prior else []
+        stage_rows = [{"run": st["folder"].name, "first_epoch": st["first_epoch"],
+                       "epochs": (st["config"] or {}).get("epochs"), "lr": (st["config"] or {}).get("lr"),
+                       "seed": (st["config"] or {}).get("seed"), "recipe": st["config"]} for st in stages]
+        if stages:
+            history = log["epochs"]
+            commands = [_train_command(st["folder"], checkpoint_of(st["folder"]) or {}) for st in stages[:-1]]
+            command = command or " && ".join([*commands, _train_command(run_dir, state)])
+        if prior:
+            history, stage_rows, command = _after_shipped(prior, history, stage_rows, command)
+        manifest = {
+            "file": out.name,
+            "sha256": digest,
+            "bytes": size,
+            "format": ("torch.save of a state dict, floating tensors in fp16; "
+                       "load with utils.network.shipped.load_shipped()"),
+            "variant": str(state["variant"]),
+            "num_classes": len(classes),
+            "classes": classes,
+            "names": [names.get(c, c) for c in classes],
+            "aux_logits": any(k.startswith(AUX_PREFIXES) for k in weights),
+            "image_size": image_size,
+            "train_image_size": train_size,
+            "image_size_selected_on": selected_on,
+            "mean": mean,
+            "std": std,
+            "eval_crop_fraction": fraction,
+            "eval_protocol": (f"shorter side resized to round(image_size / eval_crop_fraction) = "
+                              f"{round(image_size / fraction)} px (bilinear, antialiased), centre {image_size}x"
+                              f"{image_size} crop, (x / 255 - mean) / std, argmax over classes"),
+            "val_top1": top1,
+            "val_images": len(files),
+            "val_correct": round(top1 * len(files)),
+            "dataset": str(state["dataset"]),
+            "weights": ("Polyak-averaged (§6), from final.pt" if which == "polyak" else
+                        "raw SGD weights at the end of the run, from final.pt (not the Polyak average)"),
+            "command": command or _train_command(run_dir, state),
+            "recipe": config,
+            "history": [{"epoch": row.get("epoch"), "val_acc": row.get("val_acc"),
+                         "val_acc_polyak": row.get("val_acc_polyak"), "seconds": row.get("seconds"),
+                         **({"stage": row["stage"]} if stages else {})} for row in history],
+            **({"stages": stage_rows} if stage_rows else {}),
+            "training_seconds": history[-1].get("seconds") if history else None,
+        }
+        text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+        # the weights and their manifest replace the old pair together, only when both are written
+        try:
+            man_tmp.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror or str(exc), str(manifest_path(out))) from None
         os.replace(tmp, out)
+        os.replace(man_tmp, manifest_path(out))
     finally:
         tmp.unlink(missing_ok=True)
-
-    names = dict(zip(WNIDS, NAMES, strict=True))
-    history = state.get("history") or []
-    log = run_log(run_dir)  # a warm restart's log continues the run it started from
-    prior = shipped_origin(log)
-    stages = log["stages"] if len(log["stages"]) > 1 or prior else []
-    stage_rows = [{"run": st["folder"].name, "first_epoch": st["first_epoch"],
-                   "epochs": (st["config"] or {}).get("epochs"), "lr": (st["config"] or {}).get("lr"),
-                   "seed": (st["config"] or {}).get("seed"), "recipe": st["config"]} for st in stages]
-    if stages:
-        history = log["epochs"]
-        commands = [_train_command(st["folder"], checkpoint_of(st["folder"]) or {}) for st in stages[:-1]]
-        command = command or " && ".join([*commands, _train_command(run_dir, state)])
-    if prior:
-        history, stage_rows, command = _after_shipped(prior, history, stage_rows, command)
-    manifest = {
-        "file": out.name,
-        "sha256": digest,
-        "bytes": size,
-        "format": ("torch.save of a state dict, floating tensors in fp16; "
-                   "load with utils.network.shipped.load_shipped()"),
-        "variant": str(state["variant"]),
-        "num_classes": len(classes),
-        "classes": classes,
-        "names": [names.get(c, c) for c in classes],
-        "aux_logits": any(k.startswith(AUX_PREFIXES) for k in weights),
-        "image_size": image_size,
-        "train_image_size": train_size,
-        "image_size_selected_on": selected_on,
-        "mean": mean,
-        "std": std,
-        "eval_crop_fraction": fraction,
-        "eval_protocol": (f"shorter side resized to round(image_size / eval_crop_fraction) = "
-                          f"{round(image_size / fraction)} px (bilinear, antialiased), centre {image_size}x"
-                          f"{image_size} crop, (x / 255 - mean) / std, argmax over classes"),
-        "val_top1": top1,
-        "val_images": len(files),
-        "val_correct": round(top1 * len(files)),
-        "dataset": str(state["dataset"]),
-        "weights": ("Polyak-averaged (§6), from final.pt" if which == "polyak" else
-                    "raw SGD weights at the end of the run, from final.pt (not the Polyak average)"),
-        "command": command or _train_command(run_dir, state),
-        "recipe": config,
-        "history": [{"epoch": row.get("epoch"), "val_acc": row.get("val_acc"),
-                     "val_acc_polyak": row.get("val_acc_polyak"), "seconds": row.get("seconds"),
-                     **({"stage": row["stage"]} if stages else {})} for row in history],
-        **({"stages": stage_rows} if stage_rows else {}),
-        "training_seconds": history[-1].get("seconds") if history else None,
-    }
-    text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
-    _write_atomically(manifest_path(out), text)
+        man_tmp.unlink(missing_ok=True)
     return json.loads(text)  # exactly what a reader of the file gets (tuples become lists)
 
 
@@ -268,7 +299,8 @@ def export_model(run_dir: str | os.PathLike, out: str | os.PathLike = SHIPPED, d
 def _export_cli(args: argparse.Namespace) -> int:
     out = args.out or SHIPPED
     m = export_model(args.run_dir, out, data=args.data, command=args.command, progress=not args.quiet,
-                     weights=args.weights, image_size=args.image_size, selected_on=args.selected_on)
+                     weights=args.weights, image_size=args.image_size, selected_on=args.selected_on,
+                     overwrite=args.overwrite)
     print(f"wrote {out} ({m['bytes'] / 2**20:.1f} MiB, {m['variant']} variant, "
           f"{'with' if m['aux_logits'] else 'without'} aux heads) and {manifest_path(out).name}: "
           f"val top-1 {m['val_top1']:.2%} on {m['val_images']} photos at {m['image_size']} px")
@@ -293,5 +325,8 @@ def add_cli(subparsers) -> None:
     p.add_argument("--selected-on", default=None, metavar="HOW",
                    help="how an --image-size other than the training size was chosen, without the validation "
                         "photos (recorded in the manifest as image_size_selected_on)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace --out and its manifest if they exist (needed to re-ship the default, the "
+                        "shipped model itself)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_export_cli)
