@@ -175,6 +175,8 @@ def test_an_unmarked_number_that_a_notebook_prints_is_found():
     text = ("Top-1 97.58 on 3,925 photos, 1.40<!-- nb:05_results#err --> error, 224 px (the paper's), "
             "12 crops, `97.58` in code, [link](x/97.58.md), inception4c, 3x3, §4.1.\n# 1.40 in a heading")
     assert quoted.unmarked(text, printed, paper) == [(1, "97.58"), (1, "3,925")]
+    signed = "saves \u2212380,928<!-- nb:03_architecture#saved --> and -380,928<!-- nb:03_architecture#saved -->"
+    assert quoted.unmarked(signed, {"380928", "928"}, set()) == []
 
 
 # Numbers in the notes that a notebook also prints, but which are not read from that output: each has

@@ -222,7 +222,7 @@ PAPER_SOURCES = ("utils.network.arch", "utils.results.paper_tables", "utils.meas
 _SKIP = re.compile(r"`[^`\n]*`|\]\([^)]*\)|<!--[\s\S]*?-->|https?://\S+|^#[^\n]*", re.M)
 # a number standing alone: not part of a name (inception4c, conv1), a file name (05_results), a size
 # written 3x3 or 28×28, or a section (§4)
-_PROSE_NUMBER = re.compile(r"(?<![\w.§/\-])(\d+(?:,\d{3})*(?:\.\d+)?)(?![\w]*\d)(?![x×]\d|\.\d)")
+_PROSE_NUMBER = re.compile(r"(?<![\w.,§/\-])(\d+(?:,\d{3})*(?:\.\d+)?)(?![\w]*\d)(?![x×]\d|\.\d)")
 
 
 def paper_numbers() -> set[str]:
@@ -247,7 +247,8 @@ def unmarked(text: str, printed: set[str], paper: set[str]) -> list[tuple[int, s
     ties to its output: decimals and whole numbers from 100 up, outside code, links, headings and
     marks, and not among the paper's own numbers (``paper``)."""
     masked = _SKIP.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
-    marked = {m.start("number") for m in MARK.finditer(text)}
+    # a mark's number may carry its sign (-, or U+2212): the prose number starts after it
+    marked = {m.start("number") + (m.group("number")[0] in "-\u2212") for m in MARK.finditer(text)}
     found = []
     for m in _PROSE_NUMBER.finditer(masked):
         number = m.group(1).replace(",", "")
