@@ -12,6 +12,7 @@ so that load from other processes affects both alike. One MAC is two FLOPs.
 
 from __future__ import annotations
 
+import os
 import statistics
 
 import pandas as pd
@@ -21,6 +22,8 @@ from torch import nn
 from utils.measuring.timing import interleaved, time_call
 
 BATCH_SIZES = (1, 8, 32)
+QUICK_BATCH_SIZES = (1, 8)
+MAX_RELATIVE_ERROR = 1e-5  # the project's engine against the plain model's logits
 INPUT_SIZE = 224  # Table 1: 224x224 receptive field
 
 
@@ -84,7 +87,8 @@ def build_models(variant: str = "torchvision") -> dict[str, nn.Module]:
 
     torchvision's model is built with ``weights=None`` in eval mode and called on NCHW input under
     ``no_grad``. The project's model appears plainly (eager, NCHW) and on its fast path
-    (:func:`utils.network.fast.optimize_for_inference`). Random weights: speed does not depend on them.
+    (:func:`utils.network.fast.optimize_for_inference`: its default engine, and its PyTorch path alone).
+    Random weights: speed does not depend on them.
     """
     import torchvision
 
@@ -99,6 +103,7 @@ def build_models(variant: str = "torchvision") -> dict[str, nn.Module]:
         "torchvision": tv,
         f"project {variant} (plain)": ours,
         f"project {variant} (fast)": optimize_for_inference(ours),
+        f"project {variant} (PyTorch path)": optimize_for_inference(ours, engine="torch"),
     }
 
 
@@ -159,6 +164,74 @@ def network_macs(variant: str = "torchvision") -> int:
     from utils.measuring import profiling
 
     return profiling.totals(profiling.layer_costs(variant, INPUT_SIZE))["macs"]
+
+
+def _load() -> tuple[float, float, float]:
+    """The system's load average over 1, 5 and 15 minutes (NaN where the OS does not say)."""
+    try:
+        return os.getloadavg()
+    except (AttributeError, OSError):
+        return (float("nan"),) * 3
+
+
+def output_errors(models: dict, plain: dict[str, nn.Module], batches=BATCH_SIZES) -> pd.DataFrame:
+    """Each model's largest relative error against its variant's plain model, at each batch, before any timing.
+
+    A model named ``project <variant> ...`` or ``<engine> <variant>`` is compared with ``plain[variant]``
+    (torchvision's own model, whose weights differ, is left out). Raises when the project's inference path
+    is off by more than :data:`MAX_RELATIVE_ERROR`: a fast wrong answer is not worth timing.
+
+    Returns columns ``model``, ``batch``, ``relative_error``.
+    """
+    from .peers import relative_error
+
+    rows = []
+    for batch in batches:
+        x = _inputs(batch)
+        with torch.no_grad():
+            reference = {v: m(x) for v, m in plain.items()}
+            for name, model in models.items():
+                variant = next((v for v in plain if f" {v}" in f" {name} "), None)
+                if variant is None or name == "torchvision" or name.endswith("(plain)"):
+                    continue
+                rows.append({"model": name, "batch": batch,
+                             "relative_error": relative_error(model(x), reference[variant])})
+    errors = pd.DataFrame(rows)
+    bad = errors[errors["model"].str.startswith("project") & (errors["relative_error"] > MAX_RELATIVE_ERROR)]
+    if len(bad):
+        raise ValueError(f"the inference path's logits differ from the plain model's beyond {MAX_RELATIVE_ERROR}:\n"
+                         f"{bad.to_string(index=False)}")
+    return errors
+
+
+def against_peers(tp: pd.DataFrame, variant: str, batches=BATCH_SIZES) -> tuple[dict, pd.DataFrame]:
+    """The project's inference path against every peer engine in ``tp`` (:func:`throughput`'s table).
+
+    Returns:
+        ``engine -> batch -> ms`` (the project under ``"project"``) and one row per batch: each engine's
+        ms, ``best_peer`` and ``project_vs_best_peer`` (the best peer's time over the project's: above 1,
+        the project is faster).
+    """
+    from .peers import PEERS
+
+    def ms(model: str, batch: int) -> float | None:
+        hit = tp[(tp["model"] == model) & (tp["batch"] == batch)]["ms_per_batch"]
+        return float(hit.iloc[0]) if len(hit) else None
+
+    table: dict[str, dict[int, float]] = {"project": {}}
+    rows = []
+    for batch in batches:
+        project = ms(f"project {variant} (fast)", batch)
+        peers = {e: t for e in PEERS if (t := ms(f"{e} {variant}", batch)) is not None}
+        if project is None or not peers:
+            continue
+        table["project"][batch] = project
+        for engine, t in peers.items():
+            table.setdefault(engine, {})[batch] = t
+        best = min(peers, key=peers.get)
+        rows.append({"batch": batch, "project_ms": project, **{f"{e}_ms": t for e, t in peers.items()},
+                     "best_peer": best, "project_vs_best_peer": peers[best] / project})
+    return table, pd.DataFrame(rows)
 
 
 # ----------------------------------------------------------------------------- per-layer timing
@@ -297,25 +370,37 @@ def run(quick: bool = False, progress: bool = True) -> dict:
     """Every inference measurement of the report, in one process.
 
     Returns a dict of DataFrames and numbers; see :mod:`benchmarks.report` for how it is shown.
-    Quick mode times batch 8 only, with fewer repeats, and leaves out the plain paper network.
+    Quick mode times batches 1 and 8 only, with fewer repeats, and leaves out the plain paper network.
     """
+    from . import peers as peer_engines
     from .machine import theoretical_peak
 
     repeats = 3 if quick else 10
-    batches = (8,) if quick else BATCH_SIZES
-    result: dict = {"threads": torch.get_num_threads(), "quick": quick, "theoretical_peak": theoretical_peak()}
+    batches = QUICK_BATCH_SIZES if quick else BATCH_SIZES
+    result: dict = {"threads": torch.get_num_threads(), "quick": quick, "theoretical_peak": theoretical_peak(),
+                    "load_average": [_load()]}
     kernels = best_kernel_gflops(quick)
     result.update(matmul_peak_gflops=kernels["gemm"], conv_peak_gflops=kernels["conv"],
                   best_kernel_gflops=kernels["best"])
     models = build_models("torchvision")
     paper = build_models("paper")
     models["project paper (fast)"] = paper["project paper (fast)"]
+    models["project paper (PyTorch path)"] = paper["project paper (PyTorch path)"]
     if not quick:
         models["project paper (plain)"] = paper["project paper (plain)"]
+    for variant, plain in (("torchvision", models["project torchvision (plain)"]),
+                           ("paper", paper["project paper (plain)"])):
+        for engine, peer in peer_engines.build(plain).items():
+            models[f"{engine} {variant}"] = peer
+    result["engine_versions"] = {p.engine: p.version for p in models.values() if isinstance(p, peer_engines.Peer)}
+    result["output_errors"] = output_errors(models, {"torchvision": models["project torchvision (plain)"],
+                                                     "paper": paper["project paper (plain)"]},
+                                            (1, 8) if quick else batches)
     copy_mb = 64 if quick else 256
     bandwidth_before = memory_bandwidth_gbs(copy_mb, repeats=3)
     tp = throughput(models, batches, repeats=repeats, warmup=1 if quick else 2, progress=progress)
     result["throughput"] = tp
+    result["load_average"].append(_load())
     # the memory system's speed around the models: the network's pools, concatenations and 1x1
     # convolutions are bound by it, the ceiling is not, so it is what two runs' fractions differ by
     result["copy_bandwidth_passes"] = [bandwidth_before, memory_bandwidth_gbs(copy_mb, repeats=3)]
@@ -335,8 +420,8 @@ def run(quick: bool = False, progress: bool = True) -> dict:
     def ips(model: str, batch: int) -> float:
         return float(tp[(tp["model"] == model) & (tp["batch"] == batch)]["images_per_s"].iloc[0])
 
-    def fraction(model: str) -> float:
-        return float(tp[(tp["model"] == model) & (tp["batch"] == 8)]["fraction_of_best_kernel"].iloc[0])
+    def fraction(model: str) -> float:  # at the largest batch, where the engines come closest to the ceiling
+        return float(tp[(tp["model"] == model) & (tp["batch"] == max(batches))]["fraction_of_best_kernel"].iloc[0])
 
     speedups = pd.DataFrame([{
         "batch": b,
@@ -348,10 +433,19 @@ def run(quick: bool = False, progress: bool = True) -> dict:
     result["speedups"] = speedups
     result["inference_speedup_vs_torchvision"] = float(
         speedups[speedups["batch"] == 8]["fast_vs_torchvision"].iloc[0])
+    result["fraction_batch"] = max(batches)
     result["inference_fraction_of_best_kernel"] = fraction("project torchvision (fast)")
     result["paper_inference_fraction_of_best_kernel"] = fraction("project paper (fast)")
+    for variant, prefix in (("torchvision", ""), ("paper", "paper_")):
+        ms, ratios = against_peers(tp, variant, batches)
+        result[f"{prefix}peer_ms"] = ms
+        result[f"{prefix}peer_ratios"] = ratios
+        result[f"{prefix}inference_speedup_vs_best_peer"] = (
+            float(ratios["project_vs_best_peer"].min()) if len(ratios) else float("nan"))
+    # the layers are timed on the PyTorch path: the engine's graph has no PyTorch layers to time
     layer_repeats = 5 if quick else 9
-    roof = layer_roofline(models["project torchvision (fast)"], "torchvision", batch=8, repeats=layer_repeats)
+    roof = layer_roofline(models["project torchvision (PyTorch path)"], "torchvision", batch=8,
+                          repeats=layer_repeats)
     result["layers"] = roof
     result["branches"] = branch_latency(roof)
     rep = repeatability(roof, "torchvision")
@@ -359,8 +453,8 @@ def run(quick: bool = False, progress: bool = True) -> dict:
     result["per_layer_repeatability"] = float(rep["ratio"].max())
     # how much of a whole forward pass the layers timed alone account for (the rest: concatenations,
     # and what a layer costs when its input is not in cache)
-    forward_ms = 1e3 / ips("project torchvision (fast)", 8) * 8
+    forward_ms = 1e3 / ips("project torchvision (PyTorch path)", 8) * 8
     result["layer_sum_over_forward"] = float(roof["ms"].sum() / forward_ms)
-    paper_roof = layer_roofline(models["project paper (fast)"], "paper", batch=8, repeats=layer_repeats)
+    paper_roof = layer_roofline(models["project paper (PyTorch path)"], "paper", batch=8, repeats=layer_repeats)
     result["layers_paper"] = paper_roof
     return result

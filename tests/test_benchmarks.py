@@ -80,7 +80,7 @@ def test_branch_latency_sums_layers_by_hand():
 
 def test_layer_latency_times_every_layer_of_table1():
     torch.manual_seed(0)
-    fast = optimize_for_inference(googlenet("torchvision", num_classes=10, aux_logits=False))
+    fast = optimize_for_inference(googlenet("torchvision", num_classes=10, aux_logits=False), engine="torch")
     df = inference.layer_latency(fast, batch=1, repeats=1, input_size=64, warmup=0)
     names = set(df["name"])
     # Table 1: 3 stem convolutions + 6 per Inception module x 9; 4 stride-2 max pools + one per
@@ -116,7 +116,7 @@ def test_report_headline_keys_and_verdicts():
     assert data["best_kernel_gflops"] == 120.0 and data["training_speedup_vs_torchvision"] is None
     md = report.to_markdown(result)
     # 0.5 of the best kernel misses the 0.8 target; 0.7 for the paper variant meets 0.6; 1.1 <= 1.25
-    assert "| inference_fraction_of_best_kernel | 0.5 | >= 0.8 | misses target |" in md
+    assert "| inference_fraction_of_best_kernel | 0.5 | >= 0.85 | misses target |" in md
     assert "| paper_inference_fraction_of_best_kernel | 0.7 | >= 0.6 | meets target |" in md
     assert "| per_layer_repeatability | 1.1 | <= 1.25 | meets target |" in md
     assert "not measured" in md and "## Where the time goes" in md
@@ -258,3 +258,46 @@ def test_photo_headline_reads_time_to_target_from_the_curve(tmp_path):
     manifest["val_top1"] = 0.79
     (tmp_path / "m.json").write_text(json.dumps(manifest))
     assert "Time to 80%: not reached: best 79.0%" in photo.markdown(photo.run(tmp_path / "m.json", tmp_path))
+
+
+def test_against_peers_reads_each_batch_by_hand():
+    # batch 1: the project 10 ms, ONNX Runtime 12, OpenVINO 11 -> best peer openvino, 11 / 10 = 1.1
+    # batch 8: the project 80 ms, ONNX Runtime 60, OpenVINO 100 -> best peer onnxruntime, 60 / 80 = 0.75
+    rows = [("project paper (fast)", 1, 10.0), ("onnxruntime paper", 1, 12.0), ("openvino paper", 1, 11.0),
+            ("project paper (fast)", 8, 80.0), ("onnxruntime paper", 8, 60.0), ("openvino paper", 8, 100.0),
+            ("project torchvision (fast)", 8, 1.0)]  # another variant: not read
+    tp = pd.DataFrame([{"model": m, "batch": b, "ms_per_batch": t} for m, b, t in rows])
+    ms, ratios = inference.against_peers(tp, "paper", (1, 8))
+    assert ms == {"project": {1: 10.0, 8: 80.0}, "onnxruntime": {1: 12.0, 8: 60.0}, "openvino": {1: 11.0, 8: 100.0}}
+    assert list(ratios["best_peer"]) == ["openvino", "onnxruntime"]
+    assert list(ratios["project_vs_best_peer"]) == pytest.approx([1.1, 0.75])
+    result = {**_fake_result(), "peer_ratios": ratios, "paper_peer_ratios": ratios,
+              "inference_speedup_vs_best_peer": 0.75, "load_average": [(3.0, 2.0, 1.0), (4.0, 2.5, 1.5)]}
+    md = report.to_markdown(result)
+    assert "## Against other engines" in md and "3.00, 2.00, 1.00 and 4.00, 2.50, 1.50" in md
+    assert "| inference_speedup_vs_best_peer | 0.75 | >= 1.0 | misses target |" in md
+
+
+def test_a_wrong_inference_path_is_refused_before_timing():
+    torch.manual_seed(0)
+    plain = googlenet("torchvision", num_classes=10, aux_logits=False).eval()
+
+    def off_by_a_little(x):
+        y = plain(x)
+        return y + 1e-3 * y.abs().max()  # a relative error of 1e-3
+
+    models = {"project torchvision (fast)": off_by_a_little, "openvino torchvision": plain}
+    with pytest.raises(ValueError, match="differ from the plain model"):
+        inference.output_errors(models, {"torchvision": plain}, batches=(1,))
+    errors = inference.output_errors({"openvino torchvision": plain}, {"torchvision": plain}, batches=(1,))
+    assert errors["relative_error"].tolist() == [0.0]
+
+
+def test_the_lrn_share_is_the_median_of_its_runs(monkeypatch):
+    from benchmarks import training
+
+    shares = iter([0.13, 0.07, 0.09])
+    monkeypatch.setattr(training, "lrn_share", lambda **kw: {"lrn_share": next(shares), "steps": 3})
+    got = training.lrn_share_runs(runs=3)
+    assert got["lrn_share"] == 0.09 and got["lrn_share_spread"] == (0.07, 0.13)
+    assert got["lrn_share_runs"] == [0.07, 0.09, 0.13]

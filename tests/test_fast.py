@@ -30,15 +30,31 @@ def _built(variant: str) -> torch.nn.Module:
     return model.eval()
 
 
+@pytest.mark.parametrize("engine", ["torch", "auto"])
 @pytest.mark.parametrize("variant", ["paper", "torchvision"])
-def test_same_logits(variant):
+def test_same_logits(variant, engine):
     model = _model_with_statistics(variant)
     x = torch.randn(2, 3, 96, 96, generator=torch.Generator().manual_seed(1))
-    fast = optimize_for_inference(model)
+    fast = optimize_for_inference(model, engine=engine)
     with torch.no_grad():
         expected, got = model(x), fast(x)
     assert got.shape == (2, 10)
-    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+    # relative error at most 1e-5 of the largest logit
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5 * float(expected.abs().max()))
+
+
+def test_engine_choice_and_its_fallback(monkeypatch):
+    from utils.network import engine as engine_module
+    from utils.network.fast import FastInference
+
+    model = _model_with_statistics("torchvision")
+    assert isinstance(optimize_for_inference(model, engine="torch"), FastInference)
+    with pytest.raises(ValueError, match="unknown engine 'tensorrt'; choose one of auto, openvino, torch"):
+        optimize_for_inference(model, engine="tensorrt")
+    monkeypatch.setattr(engine_module, "available", lambda: False)  # as where openvino is not installed
+    assert isinstance(optimize_for_inference(model), FastInference)
+    with pytest.raises(ImportError, match="engine='torch'"):
+        optimize_for_inference(model, engine="openvino")
 
 
 def test_original_model_untouched():
@@ -56,7 +72,7 @@ def test_fold_count_is_every_conv_of_the_inference_network():
 
 
 def test_weights_are_channels_last():
-    fast = optimize_for_inference(_model_with_statistics("torchvision"))
+    fast = optimize_for_inference(_model_with_statistics("torchvision"), engine="torch")
     assert fast.model.conv1.conv.weight.is_contiguous(memory_format=torch.channels_last)
 
 
@@ -121,7 +137,7 @@ def test_conv_relu_survives_deepcopy_and_refuses_grouped_convolutions():
 
 @pytest.mark.parametrize("variant", ["paper", "torchvision"])
 def test_fast_path_fuses_every_conv_block(variant):
-    fast = optimize_for_inference(_model_with_statistics(variant))
+    fast = optimize_for_inference(_model_with_statistics(variant), engine="torch")
     blocks = [m for m in fast.modules() if isinstance(m, ConvReLU)]
     # Table 1: 3 stem convolutions + 6 per Inception module (the model is built without auxiliary heads)
     assert len(blocks) == 3 + 9 * 6

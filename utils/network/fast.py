@@ -17,6 +17,11 @@ neither of which alters what the network computes:
   layout depends on the input shape (a copy made for 8x224x224 slows 8x128x128 down), so a copy is
   kept per shape, the latest few only.
 
+Where OpenVINO is installed the default engine is the network exported to ONNX and run by it
+(:mod:`utils.network.engine`), which beats the changes above and the engines a reader would otherwise
+pick, ONNX Runtime and OpenVINO with their defaults (benchmarks/REPORT.md); the PyTorch path stays as
+the fallback and for inputs the engine does not take (``engine="torch"`` asks for it alone).
+
 ``torch.compile`` is optional (``compile=True``): it needs a C compiler and a minute of compile
 time, and on a 2-core CPU it did not beat the two changes above, so it is off by default and any
 failure falls back to the eager model with a warning.
@@ -32,6 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from . import engine as engine_module
 
 
 def fold_batch_norm(model: nn.Module) -> int:
@@ -157,8 +164,11 @@ class FastInference(nn.Module):
         return self.model(x)
 
 
-def optimize_for_inference(model: nn.Module, *, fold_bn: bool = True, channels_last: bool = True,
-                           fuse_relu: bool = True, compile: bool = False) -> FastInference:
+ENGINES = ("auto", "openvino", "torch")
+
+
+def optimize_for_inference(model: nn.Module, *, engine: str = "auto", fold_bn: bool = True,
+                           channels_last: bool = True, fuse_relu: bool = True, compile: bool = False) -> nn.Module:
     """Return an inference-only copy of ``model`` that gives the same logits, faster on a CPU.
 
     The original model is not modified. The copy is in eval mode with gradients off, so the
@@ -166,6 +176,11 @@ def optimize_for_inference(model: nn.Module, *, fold_bn: bool = True, channels_l
 
     Args:
         model: a GoogLeNet from :func:`utils.network.model.googlenet` (either variant), or any module.
+        engine: ``"openvino"``: the graph exported to ONNX and run by OpenVINO
+            (:class:`utils.network.engine.OpenVinoInference`), with the PyTorch path below for inputs it
+            does not take; ``"torch"``: the PyTorch path alone; ``"auto"`` (default): OpenVINO when it is
+            installed and the model exports, else PyTorch (with a warning when the export failed). The
+            remaining options shape the PyTorch path.
         fold_bn: fold batch norm into the preceding convolution (a no-op for the paper variant).
         channels_last: store weights and activations NHWC.
         fuse_relu: run each conv block as one oneDNN call with its weights reordered once
@@ -176,6 +191,20 @@ def optimize_for_inference(model: nn.Module, *, fold_bn: bool = True, channels_l
     """
     if not isinstance(model, nn.Module):
         raise ValueError(f"optimize_for_inference needs a torch.nn.Module, got {type(model).__name__}")
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    torch_path = _torch_path(model, fold_bn=fold_bn, channels_last=channels_last, fuse_relu=fuse_relu,
+                             compile=compile)
+    if engine == "torch" or (engine == "auto" and (compile or not engine_module.available())):
+        return torch_path
+    # the graph is exported on the first call of each input shape; with "auto" a model that does not
+    # export warns once and stays on the PyTorch path
+    return engine_module.OpenVinoInference(model, fallback=torch_path, strict=engine == "openvino")
+
+
+def _torch_path(model: nn.Module, *, fold_bn: bool, channels_last: bool, fuse_relu: bool,
+                compile: bool) -> FastInference:
+    """The PyTorch inference path: batch norm folded, channels-last, conv and ReLU fused."""
     fast = copy.deepcopy(model).eval()
     for p in fast.parameters():
         p.requires_grad_(False)
