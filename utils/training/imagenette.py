@@ -23,13 +23,17 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
+import tarfile
 import warnings
+import zlib
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ..network.shipped import save_file
 from ..paths import ROOT
 
 # WordNet ids in the output order of every Imagenette model here (sorted, as ImageFolder sorts them).
@@ -87,33 +91,36 @@ def _md5(path: Path) -> str:
     return h.hexdigest()
 
 
-def download(root: Path | None = None, size: str = DOWNLOAD_SIZE) -> Path:
-    """Download and unpack Imagenette with torchvision (md5-checked); returns the folder.
+def download(root: Path | None = None, size: str = DOWNLOAD_SIZE, timeout: float = 60.0) -> Path:
+    """Download Imagenette's archive with torchvision, check its MD5 and unpack it safely; returns the folder.
 
     ``$GOOGLENET_IMAGENETTE_URL`` and ``$GOOGLENET_IMAGENETTE_MD5`` replace torchvision's archive
-    address and checksum (a mirror, or a local server in the tests). The archive is deleted once
-    unpacked, and after a failure nothing is left behind that a later search would take for the photos.
+    address and checksum (a mirror, or a local server in the tests); an archive other than
+    torchvision's is unpacked only with its MD5. Unpacking refuses members that would land outside
+    the folder (tarfile's ``"data"`` filter) and happens in a temporary folder that is renamed into
+    place once complete, so a kill never leaves half the photos where a later search would take them
+    for the data set. A server silent for ``timeout`` seconds ends the download. The archive is
+    deleted once unpacked.
     """
     from torchvision.datasets import Imagenette
+    from torchvision.datasets.utils import download_url
 
     root = Path(root or cache_dir() / "imagenette")
-    cls = Imagenette
-    url = os.environ.get("GOOGLENET_IMAGENETTE_URL")
-    if url:
-        md5 = os.environ.get("GOOGLENET_IMAGENETTE_MD5") or None
-        cls = type("Imagenette", (Imagenette,), {"_ARCHIVES": {**Imagenette._ARCHIVES, size: (url, md5)}})
-    url, md5 = cls._ARCHIVES[size]
-    archive, unpacked = root / os.path.basename(url), root / Path(url).stem  # where torchvision puts them
-    existed = unpacked.exists()
+    known_url, known_md5 = Imagenette._ARCHIVES[size]
+    url = os.environ.get("GOOGLENET_IMAGENETTE_URL") or known_url
+    md5 = os.environ.get("GOOGLENET_IMAGENETTE_MD5") or (known_md5 if url == known_url else None)
+    archive, unpacked = root / os.path.basename(url), root / Path(url).stem  # torchvision's names
     by_hand = (f"download it by hand and unpack it into {root}, or pass --data FOLDER (a folder with "
                "train/WNID/*.JPEG and val/WNID/*.JPEG)")
+    root.mkdir(parents=True, exist_ok=True)
+    _remove_stale_unpacking(root)
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout)  # torchvision's urlopen takes no timeout; it takes the default
     try:
-        ds = cls(root, split="train", size=size, download=True)
-    except Exception as exc:  # no network, a bad checksum, a truncated archive
+        download_url(url, str(root), md5=md5)
+    except Exception as exc:  # no network, a silent server, a bad checksum, a truncated archive
         got = _md5(archive) if md5 and archive.is_file() else None
         archive.unlink(missing_ok=True)  # a damaged archive would only be checked and refused again
-        if not existed:
-            shutil.rmtree(unpacked, ignore_errors=True)  # half-unpacked photos must not pass for the data set
         if got is not None and got != md5:
             raise FileNotFoundError(
                 f"the archive from {url} has MD5 {got}, expected {md5}: the download is damaged or the address "
@@ -122,8 +129,61 @@ def download(root: Path | None = None, size: str = DOWNLOAD_SIZE) -> Path:
         reason = " ".join(f"{type(exc).__name__}: {exc}".split())
         raise FileNotFoundError(f"could not download Imagenette from {url} into {root} ({reason}); "
                                 f"{by_hand}") from exc
-    archive.unlink(missing_ok=True)  # about 340 MB that the unpacked photos make redundant
-    return Path(ds._size_root)
+    finally:
+        socket.setdefaulttimeout(previous)
+    try:
+        if not md5:
+            raise FileNotFoundError(
+                f"the archive from {url} is not torchvision's and GOOGLENET_IMAGENETTE_MD5 is not set, so it is not "
+                f"unpacked (its MD5 is {_md5(archive)}); set GOOGLENET_IMAGENETTE_MD5 to the checksum its "
+                f"publisher gives, or {by_hand}")
+        _unpack(archive, root, unpacked.name, url)
+    finally:
+        archive.unlink(missing_ok=True)  # about 340 MB that the unpacked photos make redundant
+    return unpacked
+
+
+UNPACKING = ".unpacking-"  # + the pid of the process unpacking there
+
+
+def _remove_stale_unpacking(root: Path) -> None:
+    """Delete the temporary folders of unpackings whose process is gone (killed half-way)."""
+    for folder in root.glob(UNPACKING + "*"):
+        try:
+            os.kill(int(folder.name.removeprefix(UNPACKING)), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (ValueError, PermissionError):  # not ours to judge, or alive under another user
+            pass
+
+
+def _unpack(archive: Path, root: Path, name: str, url: str) -> None:
+    """Unpack ``archive`` into ``root / name`` through a temporary folder; nothing outside it is written."""
+    work = root / f"{UNPACKING}{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    try:
+        try:
+            with tarfile.open(archive) as tar:
+                tar.extractall(work, filter="data")  # refuses absolute paths, "..", links out, devices
+        except tarfile.FilterError as exc:
+            raise ValueError(f"the archive from {url} holds {exc.tarinfo.name!r}, which would be written outside "
+                             f"{root} or is not a plain file ({type(exc).__name__}); nothing was unpacked. It is not "
+                             "an Imagenette archive: check GOOGLENET_IMAGENETTE_URL") from None
+        except (tarfile.TarError, EOFError, zlib.error) as exc:
+            raise FileNotFoundError(f"the archive from {url} is damaged ({type(exc).__name__}: {exc}); nothing was "
+                                    "unpacked. Download it again") from None
+        if not _is_imagenette(work / name):
+            raise FileNotFoundError(f"the archive from {url} holds no {name}/train and {name}/val folders; it is not "
+                                    "an Imagenette archive")
+        os.rename(work / name, root / name)
+    except OSError as exc:
+        if (root / name).exists() and not isinstance(exc, FileNotFoundError):
+            raise FileExistsError(f"{root / name} already exists but is not a complete data set; delete it and "
+                                  "run again") from None
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def locate(data: str | Path | None = None, allow_download: bool = True) -> Path:
@@ -185,16 +245,19 @@ def load_split(folder: Path, split: str, size: int, progress: bool = True) -> tu
     """All photos of one split as ``(uint8 images N x 3 x size x size, int64 labels)``, cached on disk.
 
     The cache file is keyed by the files' names, sizes and times and by ``size``; it is written
-    atomically and loaded with ``weights_only=True``. Corrupt photos are skipped with a warning.
+    atomically and loaded with ``weights_only=True``, and what it holds is checked against the photos
+    (shape, and each label against its photo's class folder) before it is used; a cache that does not
+    match is decoded again. Corrupt photos are skipped with a warning.
+
+    Raises:
+        OSError: the cache cannot be written (a full disk); names the file, leaves no temporary file.
     """
     files, labels = _files(Path(folder) / split)
     path = cache_dir() / "tensors" / f"imagenette_{split}_{size}px_{_cache_key(files, size)}.pt"
     if path.is_file():
-        try:
-            blob = torch.load(path, map_location="cpu", weights_only=True)
-            return blob["images"], blob["labels"]
-        except Exception:
-            warnings.warn(f"cache {path} is unreadable; decoding the photos again", stacklevel=2)
+        cached = _read_cache(path, labels, size)
+        if cached is not None:
+            return cached
     images = torch.empty(len(files), 3, size, size, dtype=torch.uint8)
     keep = []
     for i, f in enumerate(tqdm(files, desc=f"decode {split} {size}px", disable=not progress)):
@@ -209,6 +272,41 @@ def load_split(folder: Path, split: str, size: int, progress: bool = True) -> tu
     images, labels_t = images[idx].contiguous(), torch.tensor(labels)[idx]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    torch.save({"images": images, "labels": labels_t}, tmp)
-    os.replace(tmp, path)
+    try:
+        save_file({"images": images, "labels": labels_t, "index": idx}, tmp, shown=path)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return images, labels_t
+
+
+def _read_cache(path: Path, labels: list[int], size: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The cached ``(images, labels)`` if they fit the photos they were decoded from, else None (with a warning).
+
+    ``index`` holds the positions of the photos that decoded (all of them when it is absent); the labels
+    must be those of the photos at those positions, the images ``N x 3 x size x size`` uint8.
+    """
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        images, got = blob["images"], blob["labels"]
+        index = blob.get("index", torch.arange(len(labels)))
+    except Exception:
+        warnings.warn(f"cache {path} is unreadable; decoding the photos again", stacklevel=3)
+        return None
+    n = len(index) if isinstance(index, torch.Tensor) else -1
+    problem = None
+    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or tuple(images.shape) != (n, 3, size,
+                                                                                                      size):
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        problem = f"images of shape {shape}, expected ({n}, 3, {size}, {size}) uint8"
+    elif index.dtype != torch.int64 or n == 0 or bool((index[1:] <= index[:-1]).any()) or int(index[0]) < 0 \
+            or int(index[-1]) >= len(labels):
+        problem = f"photo positions outside 0..{len(labels) - 1}"
+    elif not isinstance(got, torch.Tensor) or got.dtype != torch.int64 or tuple(got.shape) != (n,) \
+            or not torch.equal(got, torch.tensor(labels)[index]):
+        problem = "labels that are not the photos' classes"
+    if problem:
+        warnings.warn(f"cache {path} does not match the photos ({problem}); decoding them again", stacklevel=3)
+        return None
+    return images, got
