@@ -138,7 +138,7 @@ def memory_format_comparison(variant: str = "torchvision", batch: int = 8, repea
     Returns columns ``setting``, ``ms_per_batch``, ``speedup_vs_plain`` (the models take turns,
     as in :func:`throughput`).
     """
-    from utils.network.fast import optimize_for_inference
+    from utils.network.fast import FastInference, optimize_for_inference
     from utils.network.model import googlenet
 
     with torch.random.fork_rng(devices=[]):
@@ -146,11 +146,14 @@ def memory_format_comparison(variant: str = "torchvision", batch: int = 8, repea
         model = googlenet(variant, num_classes=1000, aux_logits=False).eval()
     settings = {
         "plain (NCHW)": model,
-        "BN folded, NCHW": optimize_for_inference(model, channels_last=False),
-        "channels-last, BN kept": optimize_for_inference(model, fold_bn=False, fuse_relu=False),
-        "channels-last + BN folded": optimize_for_inference(model, fuse_relu=False),
-        "+ conv and ReLU fused, weights reordered once (fast path)": optimize_for_inference(model),
+        "BN folded, NCHW": optimize_for_inference(model, engine="torch", channels_last=False),
+        "channels-last, BN kept": optimize_for_inference(model, engine="torch", fold_bn=False, fuse_relu=False),
+        "channels-last + BN folded": optimize_for_inference(model, engine="torch", fuse_relu=False),
+        "+ conv and ReLU fused, weights reordered once (PyTorch path)": optimize_for_inference(model, engine="torch"),
     }
+    fast = optimize_for_inference(model)
+    if not isinstance(fast, FastInference):  # the default engine, where it is installed
+        settings["exported to ONNX, run by OpenVINO (fast path)"] = fast
     x = _inputs(batch, input_size)
     with torch.no_grad():
         times = interleaved({name: (lambda m=m: m(x)) for name, m in settings.items()}, repeats=repeats)

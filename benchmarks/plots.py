@@ -1,4 +1,4 @@
-"""Figures for the performance chapter: a roofline of GoogLeNet's layers (notebook 07)."""
+"""Figures for the performance chapter: a roofline of GoogLeNet's layers and the engines side by side (notebook 07)."""
 
 from __future__ import annotations
 
@@ -51,3 +51,36 @@ def roofline(layers: pd.DataFrame, peak_gflops: float, bandwidth_gbs: float, ax=
     ax.set_title(f"layers with no multiply-adds (pools): {100 * pools:.0f}% of the time", fontsize=9)
     ax.legend(fontsize=7, loc="lower right")
     return ax.figure
+
+
+def engines_figure(peer_ms: dict[str, dict[str, dict]], ax=None):
+    """Milliseconds per batch of every engine at every batch size, one panel per variant.
+
+    Args:
+        peer_ms: variant -> engine -> batch -> ms (the report's ``peer_ms`` and ``paper_peer_ms``);
+            the engine ``"project"`` is the project's inference path.
+        ax: a sequence of matplotlib axes, one per variant; a new figure when ``None``.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if not peer_ms:
+        raise ValueError("no engine timings to draw: run `python -m benchmarks` with onnxruntime or openvino installed")
+    if ax is None:
+        fig, ax = plt.subplots(1, len(peer_ms), figsize=(5 * len(peer_ms), 3.6), squeeze=False)
+        ax = ax[0]
+    fig = ax[0].figure
+    for a, (variant, engines) in zip(ax, peer_ms.items(), strict=True):
+        batches = sorted({int(b) for ms in engines.values() for b in ms})
+        width = 0.8 / len(engines)
+        for i, (engine, ms) in enumerate(engines.items()):
+            per_image = [ms.get(str(b), ms.get(b, np.nan)) / b for b in batches]
+            a.bar(np.arange(len(batches)) + i * width, per_image, width, label=engine)
+        a.set_xticks(np.arange(len(batches)) + 0.4 - width / 2, [f"batch {b}" for b in batches])
+        a.set_ylabel("ms per image")
+        a.set_title(f"{variant} variant")
+        a.legend(fontsize="small")
+    fig.tight_layout()
+    return fig

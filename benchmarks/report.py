@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -28,6 +29,19 @@ KEYS = ("best_kernel_gflops", "inference_fraction_of_best_kernel", "paper_infere
         "inference_speedup_vs_torchvision", "inference_speedup_vs_best_peer", "paper_inference_speedup_vs_best_peer",
         "training_speedup_vs_torchvision", "training_image_size",
         "lrn_share_of_paper_training_step", "per_layer_repeatability")
+
+
+# The full run's JSON report (python -m benchmarks --json benchmarks/REPORT.json), read by notebook 07.
+REPORT_JSON = Path(__file__).resolve().parent / "REPORT.json"
+
+
+def read_json(path: Path = REPORT_JSON) -> dict:
+    """The saved JSON report; a clear error when it was never written."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no benchmark report at {path}; write one with "
+                                f"`python -m benchmarks --json {path}`")
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _table(df: pd.DataFrame, floatfmt: str = ".3g") -> str:

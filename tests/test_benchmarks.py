@@ -5,6 +5,7 @@ Timings themselves are not asserted (the machine is shared); the arithmetic arou
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pandas as pd
@@ -175,9 +176,10 @@ def test_roofline_figure_and_bad_measurements():
 
 def test_memory_format_comparison_lists_every_setting():
     df = inference.memory_format_comparison(batch=1, repeats=1, input_size=64)
+    engine = ["exported to ONNX, run by OpenVINO (fast path)"] if importlib.util.find_spec("openvino") else []
     assert list(df["setting"]) == ["plain (NCHW)", "BN folded, NCHW", "channels-last, BN kept",
                                    "channels-last + BN folded",
-                                   "+ conv and ReLU fused, weights reordered once (fast path)"]
+                                   "+ conv and ReLU fused, weights reordered once (PyTorch path)", *engine]
     assert df["speedup_vs_plain"].iloc[0] == 1.0 and (df["ms_per_batch"] > 0).all()
 
 
