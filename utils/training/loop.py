@@ -43,7 +43,7 @@ from .checkpoint import (
 )
 from .data import DataBundle, load_dataset
 from .recipe import TrainConfig
-from .runs import RunLock, check_run_folder, default_run_name, holds_run, move_aside
+from .runs import RunLock, check_run_folder, default_run_name, holds_run, move_aside, run_files_state
 
 
 class NonFiniteLoss(FloatingPointError, ValueError):
@@ -297,6 +297,7 @@ def train(config: TrainConfig | None = None, variant: str | None = None, dataset
     ckpt_path = out / "last.pt"
     world = int(os.environ.get("WORLD_SIZE", "1"))
     check_run_folder(out, resume, overwrite)  # before anything is loaded or written
+    checked = run_files_state(out)  # compared again once the lock is held: the data scan below takes time
     if resume and not ckpt_path.exists() and holds_run(out):
         # killed before its first checkpoint: only logs of steps that will be redone, and maybe a
         # stale last.pt.tmp; continuing means starting at step 0 (both are cleared below)
@@ -331,7 +332,13 @@ def train(config: TrainConfig | None = None, variant: str | None = None, dataset
                 pass
             aside = move_aside(out)
             print(f"moved the previous run in {out} to {aside}", file=sys.stderr)
+            checked = {}
         lock = RunLock(out).acquire()
+        if run_files_state(out) != checked:  # another training wrote there while this one loaded its data
+            lock.release()
+            raise ValueError(f"{out} changed while this training loaded its data (another run wrote "
+                             f"{', '.join(holds_run(out))} there); nothing was written. Pass --resume to continue "
+                             "that run, or train into another --out")
     try:
         return _train_locked(config, variant, data, out, state, rank, world, device, max_steps, eval_every,
                              log_every, progress, polyak_eval_last, dataset, data_root, warm, keep_snapshots)

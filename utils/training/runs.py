@@ -41,6 +41,13 @@ def holds_run(folder: str | Path) -> list[str]:
     return [name for name in RUN_FILES if (folder / name).exists()]
 
 
+def run_files_state(folder: str | Path) -> dict[str, int]:
+    """The run files in ``folder`` with their modification times (ns): taken when a training checks the
+    folder and again once it holds the lock, any difference means another run wrote there meanwhile."""
+    folder = Path(folder)
+    return {name: (folder / name).stat().st_mtime_ns for name in holds_run(folder)}
+
+
 def _owner(folder: Path) -> str:
     try:
         info = json.loads((folder / OWNER_FILE).read_text())
@@ -168,9 +175,11 @@ def _read_jsonl(path: Path) -> list[dict]:
     if path.is_file():
         for line in path.read_text().splitlines():
             try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:  # a line cut by a kill: the rows before it stand
-                break
+                row = json.loads(line)
+            except json.JSONDecodeError:  # a line cut by a kill (or damaged): the rows around it stand
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
     return rows
 
 
