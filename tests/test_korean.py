@@ -332,10 +332,12 @@ def test_broken_links_catches_missing_files_and_anchors(tmp_path):
 
 
 def test_variants_used_catches_a_rejected_spelling():
-    rows = [["에폭", "epoch", "", "", "`에포크`"], ["헵 원리", "Hebbian principle", "", "", "`헤브`"], ["합성곱", "", "", ""]]
+    rows = [["에폭", "epoch", "", "", "`에포크`"], ["헵 원리", "Hebbian principle", "", "", "`헤브`"],
+            ["합성곱", "", "", ""]]
     variants = rejected_variants(rows)
     assert variants == {"에포크": "에폭", "헤브": "헵 원리"}
-    assert variants_used("15 에포크 동안\n헤브 원리를", variants) == ["'에포크' (write '에폭')", "'헤브' (write '헵 원리')"]
+    assert variants_used("15 에포크 동안\n헤브 원리를", variants) == ["'에포크' (write '에폭')",
+                                                                 "'헤브' (write '헵 원리')"]
     assert variants_used("15 에폭 동안 헵 원리를", variants) == []
 
 

@@ -50,7 +50,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("구현", ("구현", "implementation")),
 )
 GUIDE = "Start here"
-GUIDE_STEMS = ("readme", "glossary")  # the notes' index and the 용어집 open the book
+GUIDE_STEMS = ("readme", "glossary", "summary_corrections")  # index, 용어집, 요약 바로잡기 open the book
 KO_SUFFIX = ".ko"  # X.ko.md is the Korean version of X.md
 FALLBACK = "구현"  # pages about the companion's own code (activations, performance) belong with 구현
 
