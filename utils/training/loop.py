@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -43,7 +43,15 @@ from .checkpoint import (
 )
 from .data import DataBundle, load_dataset
 from .recipe import TrainConfig
-from .runs import RunLock, check_run_folder, default_run_name, holds_run, move_aside, run_files_state
+from .runs import (
+    RunLock,
+    check_run_folder,
+    default_run_name,
+    holds_run,
+    move_aside,
+    run_files_state,
+    snapshot_path,
+)
 
 
 class NonFiniteLoss(FloatingPointError, ValueError):
@@ -276,7 +284,7 @@ def train(config: TrainConfig | None = None, variant: str | None = None, dataset
             warm restart (a new warm-up and schedule from trained weights, as SGDR does), not a
             resume. Its variant and classes must match; the run it came from is recorded.
         keep_snapshots: also keep each epoch's checkpoint as ``OUT_snapshots/snap_NN.pt`` (NN: the
-            epoch), the members of a snapshot ensemble (§7; notebook 05).
+            epoch; :func:`utils.training.runs.snapshot_path`), the members of a snapshot ensemble (§7; notebook 05).
 
     Returns:
         ``{"history": [metric rows], "out": Path, "final": Path | None, "step": int}``.
@@ -393,24 +401,69 @@ def load_start(path: str | Path, variant: str | None = None) -> dict:
     return {"model": state["model"], "variant": state["variant"], "classes": state["classes"], "origin": origin}
 
 
-def _train_locked(config, variant, data, out, state, rank, world, device, max_steps, eval_every, log_every,
-                  progress, polyak_eval_last, dataset, data_root, warm=None, keep_snapshots=False) -> dict:
-    ckpt_path = out / "last.pt"
-    metrics_file = out / "metrics.jsonl"
-    steps_file = out / "steps.jsonl"
-    history = list(state["history"]) if state is not None else []
-    if rank == 0:
-        remove_temporaries(out)  # under the lock no save is in progress: every *.tmp is a killed save's
-        if state is None:
-            for f in (metrics_file, steps_file):
-                f.unlink(missing_ok=True)
-        else:  # rows written after the checkpoint (a kill before the next save) would repeat
-            cut_log(steps_file, state["step"])
-            write_lines_atomically(metrics_file, history)
+@dataclass
+class _Run:
+    """One run between two steps: what it trains, where it writes, and how far it has come.
 
+    The loop's functions below take it and advance it; ``epoch``, ``batch_in_epoch`` and ``step`` are
+    the position in the data, ``loss_sum`` / ``loss_count`` the training loss since the last evaluation,
+    and ``pending`` the losses since the last log line, kept as tensors so that no step waits for a
+    ``.item()``. Everything a checkpoint needs to continue exactly is here (:func:`_checkpoint`).
+    """
+
+    config: TrainConfig
+    variant: str
+    data: DataBundle
+    out: Path
+    rank: int
+    world: int
+    device: torch.device
+    model: nn.Module
+    net: nn.Module  # the model, wrapped in DistributedDataParallel under torchrun
+    averaged: AveragedModel
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    sampler: DistributedSampler
+    steps_per_epoch: int
+    val_loader: DataLoader
+    origin: dict  # what the checkpoint records about the run it came from: dataset, data_root, start_from, ...
+    history: list[dict] = field(default_factory=list)
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    step: int = 0
+    loss_sum: float = 0.0
+    loss_count: int = 0
+    pending: list = field(default_factory=list)
+    started: float = 0.0  # perf_counter() at step 0, earlier than now by the time of a resumed run
+    polyak_eval_last: int | None = None
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out / "last.pt"
+
+
+def _prepare_folder(out: Path, state: dict | None, rank: int) -> None:
+    """Clear what a killed run left: temporary files, and log lines past the checkpoint it resumes."""
+    if rank != 0:
+        return
+    remove_temporaries(out)  # under the lock no save is in progress: every *.tmp is a killed save's
+    if state is None:
+        for f in (out / "metrics.jsonl", out / "steps.jsonl"):
+            f.unlink(missing_ok=True)
+    else:  # rows written after the checkpoint (a kill before the next save) would repeat
+        cut_log(out / "steps.jsonl", state["step"])
+        write_lines_atomically(out / "metrics.jsonl", state["history"])
+
+
+def _set_up(config, variant, data, out, rank, world, device, warm, origin, polyak_eval_last) -> _Run:
+    """The network (from ``warm``'s weights if given), its Polyak average, SGD and the schedule at step 0.
+
+    The order of the draws from torch's generator is part of the run: changing it changes every
+    resumed run's numbers.
+    """
     torch.manual_seed(config.seed + rank)
     model = build_model(variant, len(data.classes), config).to(device)
-    if warm is not None and state is None:  # before the average is made, so that it starts there too
+    if warm is not None:  # before the average is made, so that it starts there too
         missing, unexpected = model.load_state_dict(warm["model"], strict=False)
         not_aux = [k for k in missing if not k.startswith(("aux1.", "aux2."))]
         if not_aux or unexpected:
@@ -428,139 +481,190 @@ def _train_locked(config, variant, data, out, state, rank, world, device, max_st
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, steps_per_epoch, config))
     # its own generator: an iterator over a loader draws a seed, which must not come from the global RNG
     val_loader = DataLoader(data.val, batch_size=256, generator=torch.Generator().manual_seed(0))
+    return _Run(config, variant, data, out, rank, world, device, model, model, averaged, optimizer, scheduler,
+                sampler, steps_per_epoch, val_loader, origin, polyak_eval_last=polyak_eval_last)
 
-    epoch, batch_in_epoch, step, loss_sum, loss_count = 0, 0, 0, 0.0, 0
+
+def _restore(run: _Run, state: dict) -> None:
+    """Put ``run`` back where the checkpoint ``state`` left it: weights, average, optimizer, schedule,
+    position, the loss since the last evaluation and every generator of this process."""
+    run.model.load_state_dict(state["model"])
+    run.averaged.load_state_dict(state["averaged"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.scheduler.load_state_dict(state["scheduler"])
+    run.epoch, run.batch_in_epoch, run.step = state["epoch"], state["batch_in_epoch"], state["step"]
+    run.loss_sum, run.loss_count = state["loss_sum"], state["loss_count"]
+    run.history = list(state["history"])
+    per_rank = state.get("rng_ranks")
+    if per_rank and len(per_rank) == run.world:
+        set_rng_state(per_rank[run.rank])
+    else:  # a checkpoint with torch's CPU generator only
+        torch.set_rng_state(state["rng_cpu"])
+
+
+def _checkpoint(run: _Run, rngs: list[dict]) -> dict:
+    """What ``last.pt`` and ``final.pt`` hold: the state between two steps and where the run came from."""
+    return {"model": run.model.state_dict(), "averaged": run.averaged.state_dict(),
+            "optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict(),
+            "epoch": run.epoch, "batch_in_epoch": run.batch_in_epoch, "step": run.step,
+            "loss_sum": run.loss_sum, "loss_count": run.loss_count, "rng_cpu": rngs[0]["torch"], "rng_ranks": rngs,
+            "world_size": run.world, "config": asdict(run.config), "variant": run.variant, "dataset": run.data.name,
+            **run.origin, "polyak_eval_last": run.polyak_eval_last, "classes": list(run.data.classes),
+            "image_size": run.config.image_size, "mean": list(run.data.mean), "std": list(run.data.std),
+            "history": run.history}
+
+
+def _train_step(run: _Run, images: torch.Tensor, target: torch.Tensor) -> None:
+    """One SGD step, the Polyak average after it, and the loss kept for the next log line."""
+    loss = train_step(run.net, run.optimizer, run.scheduler, images.to(run.device), target.to(run.device),
+                      run.config.aux_weight)
+    run.averaged.update_parameters(run.model)
+    run.step += 1
+    run.batch_in_epoch += 1
+    run.pending.append((run.step, loss))
+
+
+def _log_losses(run: _Run) -> None:
+    """Write the losses since the last log line to ``steps.jsonl``; stop on a NaN or infinite one."""
+    if not run.pending:
+        return
+    values = torch.stack([v for _, v in run.pending]).tolist()
+    if not all(math.isfinite(v) for v in values):
+        bad = run.pending[next(i for i, v in enumerate(values) if not math.isfinite(v))][0]
+        raise NonFiniteLoss(
+            f"loss became {values[-1]} at step {bad}; training stopped. The last good checkpoint "
+            f"is {run.checkpoint_path} (if any). Lower --lr (now {run.config.lr}) or raise the warm-up.")
+    if run.rank == 0:
+        with (run.out / "steps.jsonl").open("a") as f:
+            for (s, _), v in zip(run.pending, values, strict=True):
+                f.write(json.dumps({"step": s, "loss": v}) + "\n")
+    run.loss_sum += sum(values)
+    run.loss_count += len(values)
+    run.pending.clear()
+
+
+def _evaluate(run: _Run) -> dict | None:
+    """Top-1 of the raw and (when due) the averaged weights, logged to ``metrics.jsonl``; the loss sum
+    starts again. Returns the row (``None`` on ranks other than 0, which do not evaluate)."""
+    _log_losses(run)
+    row = None
+    if run.rank == 0:
+        config, step = run.config, run.step
+        polyak_due = config.polyak and (run.polyak_eval_last is None
+                                        or step > run.steps_per_epoch * (config.epochs - run.polyak_eval_last))
+        row = {"step": step, "epoch": round(step / run.steps_per_epoch, 4),
+               "lr": run.optimizer.param_groups[0]["lr"],
+               "train_loss": run.loss_sum / max(run.loss_count, 1),
+               "val_acc": evaluate(run.model, run.val_loader, run.device),
+               "val_acc_polyak": evaluate(run.averaged.module, run.val_loader, run.device) if polyak_due else None,
+               "seconds": time.perf_counter() - run.started}
+        run.history.append(row)
+        with (run.out / "metrics.jsonl").open("a") as f:
+            f.write(json.dumps(row) + "\n")
+    run.loss_sum, run.loss_count = 0.0, 0
+    return row
+
+
+def _save(run: _Run, path: Path) -> None:
+    """Write the checkpoint (rank 0) with every rank's generators: each draws its own augmentations."""
+    rngs = [rng_state()]
+    if run.world > 1:
+        rngs = [None] * run.world
+        dist.all_gather_object(rngs, rng_state())
+    if run.rank == 0:
+        save_checkpoint(path, _checkpoint(run, rngs))
+
+
+def _stop_requested(run: _Run, stop: StopAfterStep) -> bool:
+    """Whether a signal asked to stop; under DDP all ranks agree, or one would wait for the others forever."""
+    if run.world == 1:
+        return stop.requested
+    flag = torch.tensor([int(stop.requested)], device=run.device)
+    dist.all_reduce(flag)
+    return bool(flag.item())
+
+
+def _train_epoch(run: _Run, stop: StopAfterStep, bar, max_steps: int | None, eval_every: int | None,
+                 log_every: int) -> bool:
+    """The rest of the current epoch, from ``batch_in_epoch``, or up to ``max_steps``. Returns whether a
+    signal asked to stop (the loop then ends after this step)."""
+    config = run.config
+    run.sampler.set_epoch(run.epoch)
+    indices = list(run.sampler)[run.batch_in_epoch * config.batch_size:]
+    # its own generator, so that making a loader does not draw from the global RNG (exact resume)
+    loader = DataLoader(run.data.train, batch_size=config.batch_size, sampler=indices,
+                        generator=torch.Generator().manual_seed(config.seed))
+    for images, target in loader:
+        _train_step(run, images, target)
+        bar.update()
+        if run.step % log_every == 0:
+            _log_losses(run)
+        if eval_every and run.step % eval_every == 0 and run.batch_in_epoch < run.steps_per_epoch:
+            _show(bar, _evaluate(run))
+        if max_steps is not None and run.step >= max_steps:
+            return False
+        if _stop_requested(run, stop):
+            return True
+    return False
+
+
+def _end_epoch(run: _Run, bar) -> bool:
+    """After a pass of :func:`_train_epoch`: evaluate if the epoch ended (and count it), else only write
+    the pending losses. Returns whether the epoch ended."""
+    ended = run.batch_in_epoch >= run.steps_per_epoch
+    if ended:
+        run.epoch, run.batch_in_epoch = run.epoch + 1, 0
+        _show(bar, _evaluate(run))
+    else:
+        _log_losses(run)
+    return ended
+
+
+def _show(bar, row: dict | None) -> None:
+    if row is not None:
+        bar.set_postfix(loss=f"{row['train_loss']:.3f}", acc=f"{row['val_acc']:.3f}")
+
+
+def _train_locked(config, variant, data, out, state, rank, world, device, max_steps, eval_every, log_every,
+                  progress, polyak_eval_last, dataset, data_root, warm=None, keep_snapshots=False) -> dict:
+    """The loop itself, under the run folder's lock: restore, then step / evaluate / save each epoch."""
+    _prepare_folder(out, state, rank)
+    origin = {"dataset_arg": str(dataset), "data_root": None if data_root is None else str(data_root),
+              "start_from": warm["origin"] if warm is not None else (state or {}).get("start_from")}
+    run = _set_up(config, variant, data, out, rank, world, device, warm if state is None else None, origin,
+                  polyak_eval_last)
     if state is not None:
-        model.load_state_dict(state["model"])
-        averaged.load_state_dict(state["averaged"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        epoch, batch_in_epoch, step = state["epoch"], state["batch_in_epoch"], state["step"]
-        loss_sum, loss_count = state["loss_sum"], state["loss_count"]
-        per_rank = state.get("rng_ranks")
-        if per_rank and len(per_rank) == world:
-            set_rng_state(per_rank[rank])
-        else:  # checkpoints written before every generator was saved: torch's CPU generator only
-            torch.set_rng_state(state["rng_cpu"])
-    net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    model.train()
+        _restore(run, state)
+    if world > 1:
+        run.net = nn.parallel.DistributedDataParallel(run.model)
+    run.model.train()
+    run.started = time.perf_counter() - (run.history[-1]["seconds"] if run.history else 0.0)
 
-    def snapshot(rngs: list[dict]) -> dict:
-        return {"model": model.state_dict(), "averaged": averaged.state_dict(),
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "epoch": epoch, "batch_in_epoch": batch_in_epoch, "step": step,
-                "loss_sum": loss_sum, "loss_count": loss_count, "rng_cpu": rngs[0]["torch"], "rng_ranks": rngs,
-                "world_size": world, "config": asdict(config), "variant": variant, "dataset": data.name,
-                "dataset_arg": str(dataset), "data_root": None if data_root is None else str(data_root),
-                "polyak_eval_last": polyak_eval_last, "classes": list(data.classes), "image_size": config.image_size,
-                "start_from": warm["origin"] if warm is not None else (state or {}).get("start_from"),
-                "mean": list(data.mean), "std": list(data.std), "history": history}
-
-    start = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)
-    total_steps = steps_per_epoch * config.epochs
+    total_steps = run.steps_per_epoch * config.epochs
     if max_steps is not None:
         total_steps = min(total_steps, max_steps)
-    bar = tqdm(total=total_steps, initial=step, disable=not progress or rank != 0, desc=f"train {variant}")
-    pending = []  # losses since the last log, kept as tensors so no step waits for a .item()
-
-    def log_losses():
-        nonlocal loss_sum, loss_count
-        if not pending:
-            return
-        values = torch.stack([v for _, v in pending]).tolist()
-        if not all(math.isfinite(v) for v in values):
-            bad = pending[next(i for i, v in enumerate(values) if not math.isfinite(v))][0]
-            raise NonFiniteLoss(
-                f"loss became {values[-1]} at step {bad}; training stopped. The last good checkpoint "
-                f"is {ckpt_path} (if any). Lower --lr (now {config.lr}) or raise the warm-up.")
-        if rank == 0:
-            with steps_file.open("a") as f:
-                for (s, _), v in zip(pending, values, strict=True):
-                    f.write(json.dumps({"step": s, "loss": v}) + "\n")
-        loss_sum += sum(values)
-        loss_count += len(values)
-        pending.clear()
-
-    def evaluate_and_log():
-        nonlocal loss_sum, loss_count
-        log_losses()
-        if rank == 0:
-            row = {"step": step, "epoch": round(step / steps_per_epoch, 4),
-                   "lr": optimizer.param_groups[0]["lr"],
-                   "train_loss": loss_sum / max(loss_count, 1),
-                   "val_acc": evaluate(model, val_loader, device),
-                   "val_acc_polyak": evaluate(averaged.module, val_loader, device)
-                   if config.polyak and (polyak_eval_last is None or step > steps_per_epoch *
-                                         (config.epochs - polyak_eval_last)) else None,
-                   "seconds": time.perf_counter() - start}
-            history.append(row)
-            with metrics_file.open("a") as f:
-                f.write(json.dumps(row) + "\n")
-            bar.set_postfix(loss=f"{row['train_loss']:.3f}", acc=f"{row['val_acc']:.3f}")
-        loss_sum, loss_count = 0.0, 0
-
-    def save(path):
-        rngs = [rng_state()]
-        if world > 1:  # every rank draws its own augmentations and dropout: keep each one's generators
-            rngs = [None] * world
-            dist.all_gather_object(rngs, rng_state())
-        if rank == 0:
-            save_checkpoint(path, snapshot(rngs))
-
-    def stop_requested(stop: StopAfterStep) -> bool:
-        if world == 1:
-            return stop.requested
-        flag = torch.tensor([int(stop.requested)], device=device)
-        dist.all_reduce(flag)  # all ranks stop after the same step, or DDP would wait forever
-        return bool(flag.item())
-
+    bar = tqdm(total=total_steps, initial=run.step, disable=not progress or rank != 0, desc=f"train {variant}")
     with StopAfterStep() as stop:
         try:
             stopping = False
-            while epoch < config.epochs and (max_steps is None or step < max_steps) and not stopping:
-                sampler.set_epoch(epoch)
-                indices = list(sampler)[batch_in_epoch * config.batch_size:]
-                # its own generator, so that making a loader does not draw from the global RNG (exact resume)
-                loader = DataLoader(data.train, batch_size=config.batch_size, sampler=indices,
-                                    generator=torch.Generator().manual_seed(config.seed))
-                for images, target in loader:
-                    loss = train_step(net, optimizer, scheduler, images.to(device), target.to(device),
-                                      config.aux_weight)
-                    averaged.update_parameters(model)
-                    step += 1
-                    batch_in_epoch += 1
-                    pending.append((step, loss))
-                    bar.update()
-                    if step % log_every == 0:
-                        log_losses()
-                    if eval_every and step % eval_every == 0 and batch_in_epoch < steps_per_epoch:
-                        evaluate_and_log()
-                    if max_steps is not None and step >= max_steps:
-                        break
-                    if stop_requested(stop):
-                        stopping = True
-                        break
-                ended = batch_in_epoch >= steps_per_epoch
-                if ended:
-                    epoch, batch_in_epoch = epoch + 1, 0
-                    evaluate_and_log()
-                else:
-                    log_losses()
-                save(ckpt_path)
+            while run.epoch < config.epochs and (max_steps is None or run.step < max_steps) and not stopping:
+                stopping = _train_epoch(run, stop, bar, max_steps, eval_every, log_every)
+                ended = _end_epoch(run, bar)
+                _save(run, run.checkpoint_path)
                 if ended and keep_snapshots and rank == 0:
-                    keep_snapshot(ckpt_path, out.parent / f"{out.name}_snapshots" / f"snap_{epoch:02d}.pt")
-                stopping = stopping or stop_requested(stop)
-            if stopping and epoch < config.epochs:
+                    keep_snapshot(run.checkpoint_path, snapshot_path(out, run.epoch))
+                stopping = stopping or _stop_requested(run, stop)
+            if stopping and run.epoch < config.epochs:
                 if rank == 0:
-                    print(f"stopped after step {step}; {ckpt_path} holds it. Continue with "
+                    print(f"stopped after step {run.step}; {run.checkpoint_path} holds it. Continue with "
                           f"`python -m utils train --resume --out {out}`", file=sys.stderr, flush=True)
                 raise KeyboardInterrupt
         finally:
             bar.close()
         final = None
-        if epoch >= config.epochs:
+        if run.epoch >= config.epochs:
             final = out / "final.pt"
-            save(final)
+            _save(run, final)
     if dist.is_initialized():
         dist.barrier()
-    return {"history": history, "out": out, "final": final, "step": step}
+    return {"history": run.history, "out": out, "final": final, "step": run.step}

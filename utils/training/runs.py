@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sys
 import time
@@ -226,3 +227,21 @@ def run_log(folder: str | Path, runs: Path | None = None) -> dict:
             epoch0 += last.get("epoch", 0)
             seconds0 += last.get("seconds", 0)
     return {"epochs": epochs, "steps": steps, "stages": stages}
+
+
+def snapshot_path(folder: str | Path, epoch: int) -> Path:
+    """Where ``train(keep_snapshots=True)`` keeps the checkpoint of the end of ``epoch``:
+    ``FOLDER_snapshots/snap_NN.pt`` beside the run folder (a snapshot ensemble's member, §7)."""
+    folder = Path(folder)
+    return folder.parent / f"{folder.name}_snapshots" / f"snap_{epoch:02d}.pt"
+
+
+def snapshots(folder: str | Path) -> dict[int, Path]:
+    """The end-of-epoch snapshots of the run in ``folder`` that are on disk: epoch -> path, by epoch."""
+    where = snapshot_path(folder, 0).parent
+    found = {}
+    for path in where.glob("snap_*.pt") if where.is_dir() else []:
+        m = re.fullmatch(r"snap_(\d+)\.pt", path.name)
+        if m:
+            found[int(m.group(1))] = path
+    return dict(sorted(found.items()))
