@@ -81,6 +81,7 @@ def engines_figure(peer_ms: dict[str, dict[str, dict]], ax=None):
         a.set_xticks(np.arange(len(batches)) + 0.4 - width / 2, [f"batch {b}" for b in batches])
         a.set_ylabel("ms per image")
         a.set_title(f"{variant} variant")
-        a.legend(fontsize="small")
+        a.set_ylim(0, a.get_ylim()[1] * 1.2)  # room for the legend above the bars
+        a.legend(fontsize="small", ncol=len(engines), loc="upper center")
     fig.tight_layout()
     return fig
