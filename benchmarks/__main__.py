@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,11 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.out is None:
         args.out = QUICK_OUT if args.quick else DEFAULT_OUT
-    for path in (args.out, args.json):
-        if path is not None and not path.parent.exists():
-            print(f"error: folder {path.parent} does not exist; create it or choose another path",
-                  file=sys.stderr)
-            return 2
+    problem = check_inputs([args.out, args.json])  # before minutes of measuring, not after
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
     result = inference.run(quick=args.quick)
     result["training"] = extras.training(args.quick)
@@ -57,6 +57,39 @@ def main(argv: list[str] | None = None) -> int:
     print("; ".join(f"{k} {report.format_value(s[k])}" for k in report.KEYS) + f"; {result['seconds']:.0f} s; "
           f"report: {args.out}")
     return 0
+
+
+def check_inputs(outputs: list[Path | None], manifest: Path = photo.ASSETS / "googlenet_imagenette.json") -> str | None:
+    """What would make the run fail only at its end: an output that is a folder, in a missing or read-only
+    folder, or a read-only file; a shipped manifest that does not parse or lacks a field the report reads."""
+    for path in outputs:
+        if path is None:
+            continue
+        if path.is_dir():
+            return f"{path} is a folder; pass a file name such as {path / 'REPORT.md'}"
+        if not path.parent.is_dir():
+            return f"folder {path.parent} does not exist; create it or choose another path"
+        try:  # a real write tells what os.access does not (root, read-only mounts)
+            with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".probe"):
+                pass
+            if path.exists() and not os.access(path, os.W_OK):
+                raise PermissionError(13, "Permission denied")
+        except OSError as exc:
+            return f"{path} cannot be written ({exc.strerror}); choose another path"
+    if manifest.is_file():
+        import json
+
+        from utils.network.shipped import check_manifest
+
+        try:
+            meta = json.loads(manifest.read_text(encoding="utf-8"))
+            check_manifest(meta, manifest)
+        except ValueError as exc:
+            return str(exc)
+        missing = [k for k in ("val_images", "weights", "command") if k not in meta]
+        if missing:
+            return f"manifest {manifest} lacks the field {missing[0]!r}; export the shipped model again"
+    return None
 
 
 def _write(path: Path, text: str) -> None:

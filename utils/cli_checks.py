@@ -50,6 +50,20 @@ def int_in(lo: int, hi: int):
     return parse
 
 
+MAX_SEED = 2**32 - 1  # NumPy's generators take 0..2**32-1; torch.manual_seed overflows past 2**64-1
+
+
+def seed(text: str) -> int:
+    """A random seed (``--seed``): a whole number from 0 to :data:`MAX_SEED`."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to {MAX_SEED}, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_SEED} (2**32 - 1), got {value}")
+    return value
+
+
 def existing_file(path: str | Path, what: str) -> Path:
     """``path`` as a Path, if it is a file; else FileNotFoundError or ValueError saying which."""
     path = Path(path)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 
@@ -115,6 +116,11 @@ def protocol_input(image: torch.Tensor, image_size: int, eval_crop_fraction: flo
     """
     from torchvision.transforms.v2 import functional as TF
 
+    if not 0 < eval_crop_fraction <= 1:
+        raise ValueError(f"eval_crop_fraction must be in (0, 1], the share of the resized photo the centre crop "
+                         f"keeps (0.875 is the usual), got {eval_crop_fraction}")
+    if image_size < 1:
+        raise ValueError(f"image_size must be a positive number of pixels, got {image_size}")
     resize = round(image_size / eval_crop_fraction)
     img = TF.resize(image, [resize], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
     img = TF.center_crop(img, [image_size, image_size])
@@ -133,6 +139,43 @@ def _read_rgb(path: Path) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- load
+def _is_number(x) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def check_manifest(meta, man: Path) -> None:
+    """Refuse a manifest whose fields a loader relies on are missing or out of range; the message names
+    the file and the field (a manifest is data: it can be edited, and its sha256 recomputed)."""
+    def field(name: str, ok, expected: str) -> None:
+        if name not in meta:
+            raise ValueError(f"manifest {man} lacks the field {name!r} ({expected}); export the run again with "
+                             "`python -m utils export-model`")
+        if not ok(meta[name]):
+            raise ValueError(f"manifest {man}: {name} is {json.dumps(meta[name])[:80]}, expected {expected}")
+
+    if not isinstance(meta, dict):
+        raise ValueError(f"manifest {man} holds a JSON {type(meta).__name__}, not an object of fields")
+    field("sha256", lambda v: isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v),
+          "64 hex digits")
+    field("variant", lambda v: v in ("paper", "torchvision"), "'paper' or 'torchvision'")
+    field("num_classes", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "a whole number >= 1")
+    n = meta["num_classes"]
+    field("classes", lambda v: isinstance(v, list) and len(v) == n and all(isinstance(c, str) for c in v),
+          f"a list of {n} class names")
+    if "names" in meta:
+        field("names", lambda v: isinstance(v, list) and len(v) == n and all(isinstance(c, str) for c in v),
+              f"a list of {n} readable names")
+    field("image_size", lambda v: isinstance(v, int) and not isinstance(v, bool) and 32 <= v <= 4096,
+          "a whole number of pixels from 32 to 4096")
+    field("mean", lambda v: isinstance(v, list) and len(v) == 3 and all(_is_number(x) and 0 <= x <= 1 for x in v),
+          "three numbers in [0, 1], one per RGB channel")
+    field("std", lambda v: isinstance(v, list) and len(v) == 3 and all(_is_number(x) and x > 0 for x in v),
+          "three numbers > 0, one per RGB channel")
+    field("eval_crop_fraction", lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]")
+    if meta.get("val_top1") is not None:
+        field("val_top1", lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]")
+
+
 def load_shipped(path: str | os.PathLike | None = None) -> tuple[nn.Module, dict]:
     """The shipped network in eval mode (float32) and its manifest, after checking the file's SHA-256.
 
@@ -145,7 +188,9 @@ def load_shipped(path: str | os.PathLike | None = None) -> tuple[nn.Module, dict
 
     Raises:
         FileNotFoundError: the file or its manifest is missing (the message says how to get them).
-        ValueError: the file's SHA-256 differs from the manifest's (a damaged or replaced file).
+        ValueError: the manifest is not JSON or a field is missing or out of range (:func:`check_manifest`);
+            the file's SHA-256 differs from the manifest's (a damaged or replaced file); the file is not a
+            state dict or holds NaN or infinite weights.
     """
     path = Path(path) if path is not None else SHIPPED
     man = manifest_path(path)
@@ -155,13 +200,28 @@ def load_shipped(path: str | os.PathLike | None = None) -> tuple[nn.Module, dict
     for f in (path, man):
         if not f.is_file():
             raise FileNotFoundError(f"no shipped model file {f}; {how}")
-    meta = json.loads(man.read_text(encoding="utf-8"))
+    try:
+        meta = json.loads(man.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"manifest {man} is not valid JSON ({exc}); {how}") from None
+    check_manifest(meta, man)
     got = sha256(path)
     if got != meta.get("sha256"):
         raise ValueError(f"{path} has SHA-256 {got[:16]}..., but its manifest {man.name} expects "
                          f"{str(meta.get('sha256'))[:16]}...: the file is damaged or not the one the manifest "
                          f"describes; {how}")
-    weights = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        weights = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated, not a torch file: its manifest was written for another file
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ValueError(f"{path} is not a readable weights file ({first[:160]}); {how}") from None
+    if not isinstance(weights, dict) or not weights or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()):
+        raise ValueError(f"{path} does not hold a state dict (names -> tensors); {how}")
+    bad = [k for k, v in weights.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise ValueError(f"{path} holds NaN or infinite weights ({', '.join(bad[:3])}"
+                         f"{f' +{len(bad) - 3} more' if len(bad) > 3 else ''}); {how}")
     model = build(meta["variant"], int(meta["num_classes"]), weights)
     meta = {**meta, "mean": tuple(meta["mean"]), "std": tuple(meta["std"]), "path": path}
     return model, meta

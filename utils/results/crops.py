@@ -105,6 +105,9 @@ def as_image_tensor(image) -> torch.Tensor:
         except (UnidentifiedImageError, OSError) as exc:
             raise ValueError(f"cannot read {str(path)!r} as an image ({type(exc).__name__}: {exc}); "
                              "pass a PNG/JPEG file, a PIL image or a tensor") from None
+        except Image.DecompressionBombError as exc:  # not an OSError: Pillow refuses it before decoding
+            raise ValueError(f"{str(path)!r} is too large to read ({exc}); shrink it below "
+                             f"{Image.MAX_IMAGE_PIXELS:,} pixels first") from None
     if isinstance(image, Image.Image):
         image = np.asarray(image.convert("RGB"))
     if isinstance(image, np.ndarray):

@@ -15,7 +15,6 @@ notebooks 05 (§7, Table 3) and 06 (§4's branches) measure with them.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,8 +28,8 @@ from ..network.hooks import BRANCH_LABELS, BRANCHES, branch_names, record_activa
 from ..paths import RUNS
 from ..training import imagenette
 from ..training.photo_training import RUN_NAME as RUN  # the training run the shipped model comes from
+from ..training.runs import snapshots as run_snapshots
 
-SNAPSHOT_FILE = re.compile(r"snap_(\d+)\.pt$")
 GET_PHOTOS = ("Imagenette's photos are not on this machine. `python -m utils train --dataset imagenette` downloads "
               "them (about 340 MB into ~/.cache/googlenet-companion); or pass a folder with train/ and val/ "
               "as --data or $GOOGLENET_DATA")
@@ -43,14 +42,9 @@ LUMA = (0.299, 0.587, 0.114)
 
 
 def snapshots(run: str = RUN, runs: Path | None = None) -> dict[int, Path]:
-    """End-of-epoch snapshots of a training run: epoch -> ``RUNS/<run>_snapshots/snap_NN.pt``."""
-    folder = Path(runs or RUNS) / f"{run}_snapshots"
-    found = {}
-    for path in sorted(folder.glob("snap_*.pt")) if folder.is_dir() else []:
-        m = SNAPSHOT_FILE.search(path.name)
-        if m:
-            found[int(m.group(1))] = path
-    return found
+    """End-of-epoch snapshots of the training run ``run`` under ``runs`` (default ``RUNS``): epoch -> path
+    (:func:`utils.training.runs.snapshots`)."""
+    return run_snapshots(Path(runs or RUNS) / run)
 
 
 def _names(classes: Sequence[str]) -> list[str]:
@@ -75,7 +69,14 @@ def load_snapshot(path: str | Path, weights: str = "averaged") -> tuple[nn.Modul
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no snapshot at {path}; train with `python -m utils train --dataset imagenette`")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    from ..training.checkpoint import load_checkpoint
+
+    state = load_checkpoint(path)  # a clear error for junk, truncated or non-finite files
+    missing = [k for k in (weights, "variant", "classes", "image_size", "mean", "std")
+               if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise ValueError(f"{path} is not a training checkpoint with {weights} weights (it lacks {', '.join(missing)}); "
+                         "pass a snapshot or final.pt that `python -m utils train` wrote")
     sd = state[weights]
     if weights == "averaged":  # torch.optim.swa_utils.AveragedModel's keys
         sd = {k.removeprefix("module."): v for k, v in sd.items() if k != "n_averaged"}
@@ -107,21 +108,16 @@ def photo_model(run: str = RUN) -> tuple[nn.Module, dict]:
 
 def reader_model() -> tuple[nn.Module, dict]:
     """The network notebook 06 looks inside: :func:`utils.network.reader_model.reader_model` (BVLC's weights,
-    else torchvision's ImageNet weights, else the shipped Imagenette model), or :func:`photo_model`.
+    else torchvision's ImageNet weights, else the shipped Imagenette model).
 
     Returns:
         ``(model, info)``; info has source, dataset, variant, classes (readable names), image_size,
         mean, std and val_top1 (None when unknown).
     """
-    try:
-        from ..network.reader_model import reader_model as found_reader
-    except ImportError:
-        found_reader = None
-    if found_reader is not None:
-        model, meta = found_reader()
-        meta = {**meta, "val_top1": meta.get("val_top1", (meta.get("manifest") or {}).get("val_top1"))}
-    else:
-        model, meta = photo_model()
+    from ..network.reader_model import reader_model as found_reader
+
+    model, meta = found_reader()
+    meta = {**meta, "val_top1": meta.get("val_top1", (meta.get("manifest") or {}).get("val_top1"))}
     classes = list(meta.get("names") or meta["classes"])
     if set(classes) <= set(imagenette.WNIDS):
         classes = _names(classes)
@@ -164,6 +160,10 @@ def validation_photos(size: int = 224, num: int | None = None, seed: int = 0, da
     """
     from tqdm.auto import tqdm
 
+    if num is not None and num < 1:
+        raise ValueError(f"num must be at least 1 photo (or None for all of them), got {num}")
+    if size < 1:
+        raise ValueError(f"size must be a positive number of pixels, got {size}")
     folder = imagenette.find(data)
     if folder is None:
         raise FileNotFoundError(GET_PHOTOS)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from .recipe import TrainConfig
+from .recipe import TrainConfig, config_from_dict
 
 # Keys a training checkpoint must hold to be resumed (weights-only files hold "model" at most).
 TRAINING_KEYS = ("model", "averaged", "optimizer", "scheduler", "epoch", "batch_in_epoch", "step",
@@ -71,11 +71,25 @@ def load_checkpoint(path: str | Path) -> dict:
         raise ValueError(f"checkpoint {path} is empty (0 bytes), left by an interrupted write; delete it "
                          "and resume from another checkpoint or train again")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError, ... for bad files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(f"checkpoint {path} is truncated or not a PyTorch checkpoint ({first[:160]}); "
                          "delete it and train again") from None
+    bad = non_finite(state)
+    if bad:
+        raise ValueError(f"checkpoint {path} holds NaN or infinite values in {', '.join(bad[:3])}"
+                         f"{f' (+{len(bad) - 3} more)' if len(bad) > 3 else ''}: its bytes are damaged (torch.load "
+                         "does not check them) or the run diverged; resume from another checkpoint or train again")
+    return state
+
+
+def non_finite(state, prefix: str = "") -> list[str]:
+    """The names of the floating tensors in a (nested) checkpoint that hold NaN or infinity."""
+    if isinstance(state, torch.Tensor):
+        return [prefix or "the tensor"] if state.is_floating_point() and not bool(torch.isfinite(state).all()) else []
+    items = state.items() if isinstance(state, dict) else enumerate(state) if isinstance(state, list | tuple) else ()
+    return [name for key, value in items for name in non_finite(value, f"{prefix}.{key}" if prefix else str(key))]
 
 
 def load_training_checkpoint(path: str | Path) -> dict:
@@ -89,8 +103,8 @@ def load_training_checkpoint(path: str | Path) -> dict:
 
 
 def checkpoint_config(state: dict) -> TrainConfig:
-    """The :class:`TrainConfig` a checkpoint was trained with (JSON-style lists back to tuples)."""
-    return TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in state["config"].items()})
+    """The :class:`TrainConfig` a checkpoint was trained with (:func:`utils.training.recipe.config_from_dict`)."""
+    return config_from_dict(state["config"])
 
 
 # ----------------------------------------------------------------------------------------------

@@ -201,6 +201,9 @@ def read_image(path: str | Path) -> torch.Tensor:
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise ValueError(f"cannot read {str(path)!r} as an image ({type(exc).__name__}); "
                          "pass a JPEG, PNG or other format Pillow can open") from None
+    except Image.DecompressionBombError as exc:  # not an OSError: Pillow refuses it before decoding
+        raise ValueError(f"{str(path)!r} is too large to read ({exc}); shrink it below "
+                         f"{Image.MAX_IMAGE_PIXELS:,} pixels first") from None
     return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
 
 

@@ -219,6 +219,8 @@ def decode_square(path: Path, size: int) -> torch.Tensor:
     """
     from torchvision.io import ImageReadMode, decode_image, read_file
 
+    if size < 1:
+        raise ValueError(f"size must be a positive number of pixels, got {size}")
     try:
         img = decode_image(read_file(str(path)), mode=ImageReadMode.RGB)
     except Exception as exc:

@@ -1,9 +1,8 @@
-"""``python -m utils train``: §6's recipe from the command line, and the training API in one place.
+"""``python -m utils train``: §6's recipe from the command line.
 
 The work is done elsewhere, one job per module: the loop (:mod:`utils.training.loop`), checkpoints
 (:mod:`utils.training.checkpoint`), run folders and their lock (:mod:`utils.training.runs`) and the notebooks' shared
-model (:mod:`utils.training.cache`). Their public names are re-exported here, so
-``from utils.training.train import train, default_model, ...`` keeps working.
+model (:mod:`utils.training.cache`); import each name from its module.
 """
 
 from __future__ import annotations
@@ -16,32 +15,12 @@ from pathlib import Path
 
 import torch.distributed as dist
 
-from ..cli_checks import int_in, output_folder, positive_float, positive_int
+from ..cli_checks import int_in, output_folder, positive_float, positive_int, seed
 from ..paths import RUNS
-from .cache import _train_once, default_model, quick_config
-from .checkpoint import checkpoint_config, load_checkpoint, load_training_checkpoint, save_checkpoint
-from .loop import (
-    SIGNAL_LAYERS,
-    NonFiniteLoss,
-    build_model,
-    caffe_init,
-    evaluate,
-    lr_factor,
-    polyak,
-    resume_conflicts,
-    setup_distributed,
-    signal_at_init,
-    total_loss,
-    train,
-    train_step,
-)
+from .checkpoint import checkpoint_config, load_training_checkpoint
+from .loop import train
 from .recipe import recipe_for
 from .runs import default_run_name, holds_run
-
-__all__ = ["SIGNAL_LAYERS", "NonFiniteLoss", "_train_once", "build_model", "caffe_init", "checkpoint_config",
-           "default_model", "evaluate", "load_checkpoint", "lr_factor", "polyak", "quick_config",
-           "resume_conflicts", "save_checkpoint", "setup_distributed", "signal_at_init", "total_loss", "train",
-           "train_step"]
 
 # command-line option -> TrainConfig field
 OVERRIDES = {"epochs": "epochs", "image_size": "image_size", "seed": "seed", "batch_size": "batch_size",
@@ -121,7 +100,7 @@ def add_cli(subparsers) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="OUT holds a run: move it aside to OUT.old-YYYYmmdd-HHMMSS and start a new one")
     p.add_argument("--max-steps", type=positive_int, help="stop (and checkpoint) after this many steps in total")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=seed)
     p.add_argument("--log-every", type=positive_int, default=10, metavar="N",
                    help="write the loss to steps.jsonl every N steps (default 10)")
     p.add_argument("--polyak-eval-last", type=positive_int, metavar="N",
