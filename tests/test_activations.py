@@ -15,8 +15,11 @@ from utils.__main__ import main  # noqa: E402
 from utils.measuring.timing import recorder_overhead  # noqa: E402
 from utils.network.hooks import BRANCHES, INCEPTION_MODULES  # noqa: E402
 from utils.network.model import googlenet  # noqa: E402
+from utils.presentation.explorer import draw_branches  # noqa: E402
 from utils.presentation.featurevis import FeatureVisConfig, visualize_channel  # noqa: E402
 from utils.results import activations as A  # noqa: E402
+from utils.results import images as image_inputs  # noqa: E402
+from utils.training.pretrained import load_model  # noqa: E402
 
 # inception (3a) at 28x28 with 192 input channels (Table 1), multiply-adds per branch by hand:
 # 1x1: 784*192*64; 3x3: 784*(192*96 + 9*96*128); 5x5: 784*(192*16 + 25*16*32); pool proj: 784*192*32.
@@ -37,7 +40,7 @@ def photo_file(tmp_path_factory):
     from PIL import Image
 
     path = tmp_path_factory.mktemp("img") / "cat.png"
-    Image.fromarray((A.photos(96, ["chelsea"])["chelsea"] * 255).astype(np.uint8)).save(path)
+    Image.fromarray((image_inputs.photos(96, ["chelsea"])["chelsea"] * 255).astype(np.uint8)).save(path)
     return path
 
 
@@ -137,23 +140,24 @@ def test_recorder_overhead_reports_both_timings():
 
 # ----------------------------------------------------------------------------- models and feature visualization
 def test_load_model_pretrained_path(imagenet_file):
-    model, info = A.load_model(imagenet_file)
+    model, info = load_model(imagenet_file)
     assert info["dataset"] == "imagenet" and info["variant"] == "torchvision" and len(info["classes"]) == 1000
     assert "ImageNet" in info["weights"] and not model.training
-    x = A.to_input(np.stack(list(A.photos(64, ["coffee", "rocket"]).values())), info["mean"], info["std"])
+    stack = np.stack(list(image_inputs.photos(64, ["coffee", "rocket"]).values()))
+    x = image_inputs.to_input(stack, info["mean"], info["std"])
     acts, logits = A.record(model, x)
     assert logits.shape == (2, 1000) and acts["inception3a.branch3"].shape[1] == 32
     top = A.top_classes(logits, info["classes"], k=5)
     assert len(top) == 10 and top["probability"].between(0, 1).all()
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        A.load_model(imagenet_file.with_name("missing.pth"))
+        load_model(imagenet_file.with_name("missing.pth"))
 
 
 def test_load_model_offline_path(monkeypatch, tmp_path):
     import utils.network.reader_model
     import utils.network.weights
-    import utils.training.pretrained
     import utils.training.cache
+    import utils.training.pretrained
 
     def fake_default_model(variant="paper", seed=0, quick=None):
         model = googlenet(variant, num_classes=10, aux_logits=False).eval()
@@ -167,13 +171,13 @@ def test_load_model_offline_path(monkeypatch, tmp_path):
     monkeypatch.setattr(utils.training.pretrained, "_project_checkpoint", lambda quick: checkpoint)
     # nothing on disk: a clear error, and nothing is trained
     with pytest.raises(FileNotFoundError, match="no trained GoogLeNet on disk"):
-        A.load_model()
+        load_model()
     checkpoint.write_bytes(b"")
     assert utils.training.pretrained.find_weights().kind == "project"
-    model, info = A.load_model()
+    model, info = load_model()
     assert info["dataset"] == "mnist" and info["variant"] == "paper" and info["image_size"] == 32
     assert "MNIST" in info["weights"].upper() and "50.0%" in info["weights"]
-    fig = A.draw_branches(model, np.random.default_rng(0).random((40, 50, 3)), "inception4a", info, branch=3)
+    fig = draw_branches(model, np.random.default_rng(0).random((40, 50, 3)), "inception4a", info, branch=3)
     assert len([ax for ax in fig.get_axes() if ax.get_title().startswith("ch ")]) == 32
 
 
@@ -223,14 +227,14 @@ def test_cli_errors_are_clear(change, message, imagenet_file, photo_file, tmp_pa
 
 
 def test_read_image_and_pivot(photo_file, tmp_path):
-    assert A.read_image(photo_file).shape == (96, 96, 3)
+    assert image_inputs.read_image(photo_file).shape == (96, 96, 3)
     # a 16-bit grey ramp of mean 0.5: Pillow's own RGB conversion clips it to almost white
     from PIL import Image
 
     ramp = np.tile(np.linspace(0, 65535, 64).astype(np.uint16), (16, 1))
     Image.fromarray(ramp).save(tmp_path / "grey16.png")
     assert Image.open(tmp_path / "grey16.png").mode.startswith("I")
-    grey = A.read_image(tmp_path / "grey16.png")
+    grey = image_inputs.read_image(tmp_path / "grey16.png")
     assert grey.shape == (16, 64, 3) and abs(grey.mean() - 0.5) < 0.01
     long = pd.DataFrame([{"module": m, "branch": b, "v": i} for i, (m, b) in
                          enumerate((m, b) for m in ("inception4a", "inception3a") for b in BRANCHES)])

@@ -83,9 +83,9 @@ def test_too_small_input_is_a_clear_error():
 
 def test_table1_needs_no_tracing():
     # The analytic table is arithmetic on Table 1: it must not run the network or load fvcore.
-    code = ("import sys, torch; from utils.measuring import profiling; "
+    code = ("import sys, torch; from utils.measuring import table1; "
             "calls = []; torch.nn.Module.__call__ = lambda *a, **k: calls.append(1); "
-            "profiling.table1('paper'); profiling.table1('torchvision'); "
+            "table1.table1('paper'); table1.table1('torchvision'); "
             "print(len(calls), 'fvcore' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

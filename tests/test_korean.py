@@ -32,7 +32,7 @@ SUMMARY_TITLE = "## 핵심 요약"
 SUMMARY_HEADINGS = ("Abstract", "Details", "도입부 & 관련 논문", "Motivation and High Level Considerations",
                     "모델 구조", "1. Architecture", "2. GoogLeNet", "3. 훈련 방법", "분류 및 결과", "결론",
                     "개인적인 생각", "구현", "이미지 출처")
-# Terms issue 14 names; the glossary may hold more.
+# Terms every reader meets in the notes; the glossary may hold more.
 REQUIRED_TERMS = ("합성곱", "차원 축소", "보조 분류기", "곱셈-덧셈", "희소", "밀집", "국소 반응 정규화",
                   "인셉션 모듈", "수용 영역", "폴리악 평균")
 
@@ -245,7 +245,7 @@ def test_glossary_has_the_terms():
     rows = glossary_rows(read(PAPER_NOTES / "glossary.md"))
     assert len(rows) >= 40, f"the 용어집 has {len(rows)} terms, at least 40 wanted"
     korean = {r[0] for r in rows}
-    assert not [t for t in REQUIRED_TERMS if t not in korean], "terms issue 14 asks for are missing"
+    assert not [t for t in REQUIRED_TERMS if t not in korean], "terms the notes rely on are missing from the glossary"
     for r in rows:
         assert r[2] and (("§" in r[2] or "Table" in r[2] or "Figure" in r[2] or "Abstract" in r[2])
                          or r[2].startswith("—")), f"{r[0]}: give the paper's word with its section, or —"

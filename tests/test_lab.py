@@ -328,7 +328,7 @@ def _save_png(page_or_locator, path: Path, max_bytes: int | None = None) -> byte
 
 
 class Explorer:
-    """Notebook 06's branch explorer (utils.results.activations.explorer), found by widget type and label.
+    """Notebook 06's branch explorer (utils.presentation.explorer.explorer), found by widget type and label.
 
     Its controls are ipywidgets: dropdowns (``select``) for image, module and branch and a slider for
     the channel, above an Output widget holding the figure. A label is used where it names the

@@ -6,8 +6,9 @@ import pytest
 import torch
 import torchvision
 
+from utils.network.arch import min_input_size
 from utils.network.lrn import LocalResponseNorm
-from utils.network.model import GoogLeNetOutputs, googlenet, min_input_size
+from utils.network.model import GoogLeNetOutputs, googlenet
 
 
 def num_params(model):

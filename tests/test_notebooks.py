@@ -16,7 +16,7 @@ NOTEBOOK_FILES = sorted(NOTEBOOKS.glob("*.ipynb"))
 @pytest.fixture(scope="module")
 def quick_mnist_model():
     """Train (or load) the quick-mode MNIST model once, so no notebook's time includes training it."""
-    from utils.training.train import default_model
+    from utils.training.cache import default_model
 
     torch.set_num_threads(2)
     return default_model("paper", seed=0, quick=True)

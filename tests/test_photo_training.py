@@ -14,9 +14,10 @@ from torch.optim.swa_utils import AveragedModel
 from utils.network.model import googlenet
 from utils.training import imagenette
 from utils.training import photo_training as P
+from utils.training.checkpoint import save_checkpoint
 from utils.training.data import IMAGENET_MEAN, IMAGENET_STD, DataBundle, TensorImages
+from utils.training.loop import build_model, total_loss
 from utils.training.recipe import TrainConfig, imagenette_recipe
-from utils.training.train import build_model, save_checkpoint, total_loss
 
 
 def _net(num_classes=10, seed=0):

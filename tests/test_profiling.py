@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from utils.measuring import profiling
+from utils.measuring import counters, profiling, table1
 from utils.measuring.receptive_field import receptive_fields
 from utils.network import arch
 
@@ -87,7 +87,7 @@ def test_other_input_sizes_scale_the_maps():
 
 
 def test_table1_rows_and_notes():
-    df = profiling.table1()
+    df = table1.table1()
     assert list(df.layer) == [r.layer for r in arch.TABLE1]
     assert df.set_index("key").loc["inception3a", "output_size"] == "28×28×256"
     fit = df.set_index("key")
@@ -106,7 +106,7 @@ def test_table1_rows_and_notes():
 
 
 def test_totals_verdict():
-    v = profiling.totals_verdict().set_index("quantity")
+    v = table1.totals_verdict().set_index("quantity")
     # sum of the channel-column weights by hand, row by row (conv1, conv2+3, 3a..5b, fc)
     weights = (9408 + 114688 + 163328 + 388096 + 375552 + 448512 + 509440 + 604672 + 867328 + 1042432
                + 1442816 + 1024000)
@@ -127,7 +127,7 @@ def test_branch_breakdown_sums_to_module():
 
 def test_counters_agree_on_conv_and_linear():
     for variant in ("paper", "torchvision"):
-        df = profiling.compare_counters(variant).set_index("op")
+        df = counters.compare_counters(variant).set_index("op")
         total = df.loc["conv+linear"]
         assert total.analytic_macs == total.fvcore_flops_as_macs == total.flop_counter_macs
         assert total.flop_counter_flops == 2 * total.flop_counter_macs
@@ -137,13 +137,13 @@ def test_counters_agree_on_conv_and_linear():
 def test_count_any_module():
     torch.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 10 * 12, 5))
-    got = profiling.count(net, (10, 12))
+    got = counters.count(net, (10, 12))
     assert got["num_params"] == 3 * 8 * 9 + 8 + 8 * 120 * 5 + 5
     assert got["macs"] == 10 * 12 * 8 * 3 * 9 + 960 * 5
     with pytest.raises(ValueError, match="nn.Module"):
-        profiling.count("alexnet")
+        counters.count("alexnet")
     with pytest.raises(ValueError, match="input_size"):
-        profiling.count(net, (10,))
+        counters.count(net, (10,))
 
 
 def test_receptive_fields_by_hand():
@@ -158,7 +158,7 @@ def test_receptive_fields_by_hand():
 
 
 def test_variant_differences_analytic_equals_measured():
-    df = profiling.variant_differences(input_size=64).set_index("field")
+    df = counters.variant_differences(input_size=64).set_index("field")
     assert (df.delta_num_params == df.measured_delta_num_params).all()
     assert (df.delta_macs == df.measured_delta_macs).all()
     # the 3x3 "5x5" branch (vision#906) removes 16 weights per (reduce, out) channel pair in every module

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 
 import pytest
 
-from utils.training.recipe import TrainConfig, recipe_table
-from utils.training.train import lr_factor
+from utils.network import arch
+from utils.training.loop import lr_factor
+from utils.training.recipe import TrainConfig, config_from_dict, recipe_table
 
 
 def test_defaults_are_the_papers_numbers():
@@ -16,7 +18,7 @@ def test_defaults_are_the_papers_numbers():
     assert c.momentum == 0.9  # §6
     assert c.lr_decay == 0.04 and c.lr_decay_every_epochs == 8  # §6: 4% every 8 epochs
     assert c.aux_weight == 0.3  # §5
-    assert c.dropout == 0.4 and c.aux_dropout == 0.7  # Table 1, §5
+    assert arch.PAPER.dropout == 0.4 and arch.AUX_DROPOUT == 0.7  # Table 1, §5: the network's, not the recipe's
     assert c.crop_area == (0.08, 1.0)  # §6: 8%..100% of the area
     assert c.crop_aspect == pytest.approx((0.75, 4 / 3))  # §6: 3/4..4/3
     assert set(c.interpolations) == {"bilinear", "area", "nearest", "bicubic"}  # §6
@@ -83,3 +85,15 @@ def test_the_restart_recipe_names_its_three_changes_on_top_of_imagenettes():
     # lr 0.01 is also TrainConfig's default: the restart's reason is still the one shown
     assert all(rows[name].startswith("restart:") for name in changed), rows
     assert rows["image_size"].startswith("Imagenette") and rows["momentum"].startswith("§6")
+
+
+def test_a_recorded_config_reads_back_as_the_same_config():
+    from dataclasses import asdict
+
+    config = replace(TrainConfig(), crop_area=(0.35, 1.0), epochs=3)
+    recorded = json.loads(json.dumps(asdict(config)))  # tuples become lists in JSON
+    assert config_from_dict(recorded) == config
+    # the dropout rates a recorded config may carry are the network's (§5), not the recipe's: dropped
+    assert config_from_dict(recorded | {"dropout": 0.4, "aux_dropout": 0.7}) == config
+    with pytest.raises(ValueError, match="learning_rate: not fields of TrainConfig"):
+        config_from_dict(recorded | {"learning_rate": 0.1})

@@ -20,8 +20,8 @@ from PIL import Image
 from torch.optim.swa_utils import AveragedModel
 
 from utils.network import shipped
-from utils.training import export
 from utils.network.model import googlenet
+from utils.training import export
 from utils.training.imagenette import NAMES, WNIDS
 from utils.training.recipe import imagenette_recipe
 
@@ -138,7 +138,7 @@ def test_aux_heads_are_kept_when_they_fit(run, photos, tmp_path, monkeypatch):
     assert model.aux1 is not None and not model.training
 
 
-def test_manifest_holds_what_the_issue_asks(run, exported):
+def test_manifest_describes_the_file_and_the_model(run, exported):
     out, m = exported
     assert json.loads(out.with_suffix(".json").read_text()) == m
     assert m["file"] == out.name and m["bytes"] == out.stat().st_size

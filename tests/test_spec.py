@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from utils.network import arch
-from utils.network.model import check_input, googlenet, min_input_size, spatial_sizes
+from utils.network.arch import min_input_size, spatial_sizes
+from utils.network.model import check_input, googlenet
 
 SIZES = (32, 47, 96, 112, 224, 225, 227, 240)
 

@@ -183,20 +183,3 @@ def layer_table(variant: str | Variant = "paper", input_size: int = arch.INPUT_S
         d["out_shape"] = "×".join(str(x) for x in c.out_shape)
         rows.append(d)
     return pd.DataFrame(rows)
-
-
-
-
-# Moved to their own modules; still reachable here so that ``profiling.table1(...)`` keeps working.
-_MOVED = {"table1": "table1", "totals_verdict": "table1", "paper_printed_totals": "table1",
-          "BINARY_K": "table1", "ALEXNET_NUM_PARAMS": "table1", "PAPER_FEWER_PARAMS_THAN_ALEXNET": "table1",
-          "count": "counters", "compare_counters": "counters", "variant_differences": "counters",
-          "add_cli": "profiling_cli"}
-
-
-def __getattr__(name: str):
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(f"{__package__}.{_MOVED[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

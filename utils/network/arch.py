@@ -159,7 +159,6 @@ AUX_FC_FEATURES = 1024
 AUX_POOLED_HW = (4, 4)  # §5: "4×4×512 output for the (4a), and 4×4×528 for the (4d) stage"
 AUX_DROPOUT = 0.7
 DROPOUT = 0.4  # Table 1: "dropout (40%)"
-AUX_LOSS_WEIGHT = 0.3  # §5: "their loss gets added to the total loss ... with a discount weight 0.3"
 
 # The names a reader will look for when tapping feature maps.
 INCEPTION_KEYS: tuple[str, ...] = tuple(r.key for r in TABLE1 if r.kind == "inception")

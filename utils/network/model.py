@@ -10,7 +10,7 @@ One code path builds two networks:
   Inception v1. Its state_dict keys are identical to ``torchvision.models.googlenet``, so its
   weights load with ``strict=True`` and give the same logits.
 
-Every difference between the two is a field of :class:`utils.network.arch.Variant` (re-exported here),
+Every difference between the two is a field of :class:`utils.network.arch.Variant`,
 with its source in a comment; the builder reads only :func:`utils.network.arch.layer_specs`.
 """
 
@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import arch
+from .arch import IMAGENET_MEAN, IMAGENET_STD, PAPER, Variant, get_variant
 from .lrn import LocalResponseNorm
 
 # torchvision's field names and order, so that code written for torchvision.models.googlenet
@@ -32,13 +33,6 @@ GoogLeNetOutputs.__doc__ = """Training-mode output: the main classifier and the 
 
 ``aux_logits1`` comes from the head on inception (4a), ``aux_logits2`` from the head on (4d) (§5).
 """
-
-
-# Table 1's data and the variants live in utils.network.arch (no torch); re-exported here, where readers look.
-Variant, PAPER, TORCHVISION, VARIANTS, get_variant = (
-    arch.Variant, arch.PAPER, arch.TORCHVISION, arch.VARIANTS, arch.get_variant)
-IMAGENET_MEAN, IMAGENET_STD = arch.IMAGENET_MEAN, arch.IMAGENET_STD
-spatial_sizes, min_input_size, total_stride = arch.spatial_sizes, arch.min_input_size, arch.total_stride
 
 
 class BasicConv2d(nn.Module):
@@ -143,7 +137,7 @@ class GoogLeNet(nn.Module):
     inference).
 
     Shape:
-        (N, 3, H, W) with H, W >= :func:`min_input_size` -> (N, num_classes)
+        (N, 3, H, W) with H, W >= :func:`utils.network.arch.min_input_size` -> (N, num_classes)
     """
 
     def __init__(self, variant: str | Variant = "paper", num_classes: int = 1000,

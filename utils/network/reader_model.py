@@ -36,10 +36,8 @@ class ReaderWeights:
 
 
 def _bvlc_path() -> Path | None:
-    try:
-        from .caffe import bvlc_weights_path
-    except ImportError:  # the converter is optional: without it there are no BVLC weights to load
-        return None
+    from .caffe import bvlc_weights_path
+
     return bvlc_weights_path()
 
 

@@ -82,7 +82,7 @@ def googlenet_diagram(costs: pd.DataFrame, ax=None):
     """Figure 3 as one column of Table 1 rows, bottom to top, with the two auxiliary heads.
 
     Args:
-        costs: :func:`utils.measuring.profiling.table1` (columns ``layer``, ``key``, ``output_size``,
+        costs: :func:`utils.measuring.table1.table1` (columns ``layer``, ``key``, ``output_size``,
             ``macs``); box widths grow with each row's share of the multiply-adds.
     """
     if ax is None:
@@ -116,7 +116,7 @@ def table1_costs(table: pd.DataFrame, fig=None):
     """Computed weights and MACs beside Table 1's printed params and ops, per row with numbers.
 
     Args:
-        table: :func:`utils.measuring.profiling.table1`.
+        table: :func:`utils.measuring.table1.table1`.
     """
     t = table[table.paper_params != ""].reset_index(drop=True)
     printed_w = [arch.parse_count(p) * 1.024 for p in t.paper_params]

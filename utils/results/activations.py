@@ -79,11 +79,6 @@ def energy_vs_macs(acts: dict[str, torch.Tensor], macs: pd.DataFrame) -> pd.Data
     return out
 
 
-def channel_means(act: torch.Tensor) -> torch.Tensor:
-    """Mean activation of each channel over the map: (N, C, H, W) -> (N, C)."""
-    return act.mean(dim=(-2, -1))
-
-
 def top_patches(act: torch.Tensor, images: np.ndarray, patch: int, per_channel: int = 1) -> np.ndarray:
     """For every channel, the image patches centred where that channel fires most.
 
@@ -228,19 +223,3 @@ def pivot(table: pd.DataFrame, value: str) -> pd.DataFrame:
     """Module x branch view of a long table (rows: modules in Table 1 order; columns: branch1..4)."""
     out = table.pivot(index="module", columns="branch", values=value)
     return out.reindex([m for m in INCEPTION_MODULES if m in out.index])[[b for b in BRANCHES if b in out.columns]]
-
-
-# Moved to their own modules; still reachable here, as notebook 06 calls them ``activations.X``.
-_MOVED = {"load_model": "training.pretrained", "find_weights": "training.pretrained", "photos": "results.images",
-          "PHOTOS": "results.images", "mnist_digits": "results.images", "to_input": "results.images",
-          "read_image": "results.images", "explorer": "presentation.explorer",
-          "draw_branches": "presentation.explorer", "recorder_overhead": "measuring.timing",
-          "add_cli": "presentation.activations_cli"}
-
-
-def __getattr__(name: str):
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(f"utils.{_MOVED[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

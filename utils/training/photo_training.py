@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..paths import RUNS
-from .runs import run_log
+from .runs import run_log, snapshots
 
 # The run the shipped model comes from: a 10-epoch warm restart of a 15-epoch run (the manifest's
 # "command" holds both commands; runs.run_log joins their logs).
@@ -47,15 +47,8 @@ TRAIN_COMMANDS = (f"python -m utils train --dataset imagenette --polyak-eval-las
 def run_checkpoints(run: str = RUN_NAME, runs: Path | None = None) -> list[Path]:
     """The checkpoints of a training run, best first: ``final.pt``, the per-epoch snapshots (newest
     first; ``RUN_snapshots/snap_NN.pt``), then ``last.pt``. Only files that exist."""
-    runs = Path(runs or RUNS)
-    snaps = runs / f"{run}_snapshots"
-    numbered = []
-    if snaps.is_dir():
-        for p in snaps.glob("snap_*.pt"):
-            m = re.fullmatch(r"snap_(\d+)\.pt", p.name)
-            if m:
-                numbered.append((int(m.group(1)), p))
-    ordered = [runs / run / "final.pt", *(p for _, p in sorted(numbered, reverse=True)), runs / run / "last.pt"]
+    folder = Path(runs or RUNS) / run
+    ordered = [folder / "final.pt", *reversed(snapshots(folder).values()), folder / "last.pt"]
     return [p for p in ordered if p.is_file()]
 
 
@@ -64,7 +57,8 @@ def load_checkpoint_models(path: str | Path) -> tuple[nn.Module, nn.Module, dict
     model) and the raw SGD weights, both in eval mode with their auxiliary heads, and the metadata."""
     from torch.optim.swa_utils import AveragedModel
 
-    from .train import build_model, checkpoint_config, load_checkpoint
+    from .checkpoint import checkpoint_config, load_checkpoint
+    from .loop import build_model
 
     state = load_checkpoint(path)
     config = checkpoint_config(state)
@@ -94,7 +88,7 @@ def _relative(path) -> str:
 def photo_model(prefer_shipped: bool = True, run: str = RUN_NAME) -> tuple[nn.Module, dict]:
     """The trained Imagenette network in eval mode, and where it came from.
 
-    The shipped model when ``utils.network.shipped`` exists and its files are present, otherwise the newest
+    The shipped model when its files are present, otherwise the newest
     checkpoint of ``run`` (:func:`run_checkpoints`). ``meta["source"]`` names the one used;
     ``meta["raw"]`` holds the raw (not averaged) weights when a checkpoint has them, else None.
 
@@ -102,21 +96,18 @@ def photo_model(prefer_shipped: bool = True, run: str = RUN_NAME) -> tuple[nn.Mo
         FileNotFoundError: neither is there, with the command that trains the model.
     """
     if prefer_shipped:
+        from ..network.shipped import load_shipped
+
         try:
-            from ..network.shipped import load_shipped
-        except ImportError:
-            load_shipped = None
-        if load_shipped is not None:
-            try:
-                model, meta = load_shipped()
-            except FileNotFoundError:
-                pass
-            else:
-                meta = dict(meta)
-                meta.setdefault("source", "shipped model (assets/)")
-                meta.setdefault("raw", None)
-                meta.setdefault("has_aux", getattr(model, "aux1", None) is not None)
-                return model.eval(), meta
+            model, meta = load_shipped()
+        except FileNotFoundError:
+            pass
+        else:
+            meta = dict(meta)
+            meta.setdefault("source", "shipped model (assets/)")
+            meta.setdefault("raw", None)
+            meta.setdefault("has_aux", getattr(model, "aux1", None) is not None)
+            return model.eval(), meta
     found = run_checkpoints(run)
     if not found:
         raise FileNotFoundError(f"no trained Imagenette model: neither the shipped model in assets/ nor a "
@@ -131,15 +122,15 @@ def photo_model(prefer_shipped: bool = True, run: str = RUN_NAME) -> tuple[nn.Mo
 def recipe_of(meta: dict):
     """The :class:`~utils.training.recipe.TrainConfig` the model was trained with: the checkpoint's config or the
     manifest's recipe when it is a dict of TrainConfig fields, else :func:`utils.training.recipe.imagenette_recipe`."""
-    from dataclasses import fields
+    from .recipe import config_from_dict, imagenette_recipe
 
-    from .recipe import TrainConfig, imagenette_recipe
-
-    names = {f.name for f in fields(TrainConfig)}
     for key in ("config", "recipe"):
         given = meta.get(key)
-        if isinstance(given, dict) and given and set(given) <= names:
-            return TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in given.items()})
+        if isinstance(given, dict) and given:
+            try:
+                return config_from_dict(given)
+            except ValueError:  # a recipe in another form (the manifest's words): not a TrainConfig
+                continue
     return imagenette_recipe()
 
 
@@ -166,17 +157,14 @@ def stage_recipes(meta: dict, run: str = RUN_NAME) -> list[tuple[str, object]]:
     """``(run name, TrainConfig)`` of each stage of the model's training, oldest first: one stage for a
     single run, two or more after warm restarts. From the run folders when this machine has them,
     else from the manifest's ``stages``, else ``[(run, recipe_of(meta))]``."""
-    from .recipe import TrainConfig
-
-    def config(given: dict) -> TrainConfig:
-        return TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in given.items()})
+    from .recipe import config_from_dict
 
     stages = run_log(RUNS / run, runs=RUNS)["stages"]
     if stages and all(st["config"] for st in stages) and (stages[-1]["folder"] / "final.pt").is_file():
-        return [(st["folder"].name, config(st["config"])) for st in stages]
+        return [(st["folder"].name, config_from_dict(st["config"])) for st in stages]
     given = meta.get("stages") or []
     if given and all(isinstance(st.get("recipe"), dict) for st in given):
-        return [(st["run"], config(st["recipe"])) for st in given]
+        return [(st["run"], config_from_dict(st["recipe"])) for st in given]
     return [(run, recipe_of(meta))]
 
 
@@ -184,13 +172,13 @@ def learning_rates(run: str = RUN_NAME) -> list[tuple[int, float]]:
     """``(step, learning rate)`` at every step of the run and of the runs it was warm-restarted from,
     as each one's recipe sets it (:func:`utils.training.loop.lr_factor`); empty when the run folder is missing."""
     from .loop import lr_factor
-    from .recipe import TrainConfig
+    from .recipe import config_from_dict
 
     rates = []
     for stage in run_log(RUNS / run, runs=RUNS)["stages"]:
         if not stage["config"] or not stage["steps_per_epoch"]:
             continue
-        config = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in stage["config"].items()})
+        config = config_from_dict(stage["config"])
         per_epoch = stage["steps_per_epoch"]
         rates += [(stage["first_step"] + s, config.lr * lr_factor(s, per_epoch, config))
                   for s in range(per_epoch * config.epochs)]
@@ -335,7 +323,7 @@ def short_runs(configs: dict, data, steps: int, eval_every: int, variant: str = 
     """Train one short run per labelled config on ``data`` (a :class:`utils.training.data.DataBundle`) and
     return each run's metric rows. Checkpoints go to a temporary folder that is deleted afterwards,
     so a comparison in a notebook leaves nothing behind."""
-    from .train import train
+    from .loop import train
 
     out = {}
     with tempfile.TemporaryDirectory(prefix="googlenet_short_") as tmp:

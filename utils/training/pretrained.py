@@ -27,7 +27,7 @@ class FoundWeights:
 
 
 def _project_checkpoint(quick: bool | None) -> Path:
-    """Where :func:`utils.training.train.default_model` keeps the project's MNIST model."""
+    """Where :func:`utils.training.cache.default_model` keeps the project's MNIST model."""
     from ..paths import RUNS, quick_mode
 
     quick = quick_mode() if quick is None else quick

@@ -7,6 +7,7 @@ for the value chosen here. Notebooks and the command line change fields with
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
 # Where each default comes from, keyed by field name; recipe_table() prints it beside the value.
@@ -17,8 +18,6 @@ SOURCES: dict[str, str] = {
     "polyak": "§6: Polyak averaging to create the final model used at inference",
     "polyak_decay": "not in the paper: an exponential average over about 100 steps (see TrainConfig)",
     "aux_weight": "§5: auxiliary losses added to the total loss with weight 0.3",
-    "dropout": "§5 / Table 1: 40% before the final linear layer (built into the model)",
-    "aux_dropout": "§5: 70% in each auxiliary classifier (built into the model)",
     "crop_area": "§6: patches of 8% to 100% of the image area",
     "crop_aspect": "§6: aspect ratio chosen randomly between 3/4 and 4/3",
     "photometric": "§6: photometric distortions of Howard (arXiv:1312.5402)",
@@ -60,8 +59,6 @@ class TrainConfig:
     # steps) still remembered the untrained weights at the end of a 2,000-step MNIST run.
     polyak_decay: float = 0.99
     aux_weight: float = 0.3  # §5: "their loss is added to the total loss ... with weight 0.3"
-    dropout: float = 0.4  # §5, Table 1 (already in utils.network.model; recorded here for the table)
-    aux_dropout: float = 0.7  # §5 (already in utils.network.model)
     crop_area: tuple[float, float] = (0.08, 1.0)  # §6: "8% and 100% of the image area"
     crop_aspect: tuple[float, float] = (3 / 4, 4 / 3)  # §6: "aspect ratio ... between 3/4 and 4/3"
     photometric: bool = True  # §6: photometric distortions of Andrew Howard [8]
@@ -78,9 +75,9 @@ class TrainConfig:
     epochs: int = 16  # MNIST uses 12 with larger crops (MNIST_CHANGES, paper_notes/04_training.md)
     warmup_steps: int = 100  # linear warm-up from 0 over the first steps
     # "model": the Kaiming fan-in initialisation utils.network.model builds. "caffe": BVLC GoogLeNet's
-    # train_val (Caffe's xavier filler, FAN_IN uniform, bias 0.2; utils.training.train.caffe_init).
+    # train_val (Caffe's xavier filler, FAN_IN uniform, bias 0.2; utils.training.loop.caffe_init).
     init: str = "model"
-    image_size: int = 32  # >= utils.network.model.min_input_size() == 32
+    image_size: int = 32  # >= utils.network.arch.min_input_size() == 32
     seed: int = 0
     hflip: bool = False  # §6 does not mirror training images (§7 mirrors test crops)
     nesterov: bool = False  # §6: momentum 0.9; Nesterov's form is not in the paper
@@ -109,6 +106,27 @@ class TrainConfig:
         bad = set(self.interpolations) - {"bilinear", "area", "nearest", "bicubic"}
         if bad or not self.interpolations:
             raise ValueError(f"unknown interpolations {sorted(bad)}; use bilinear, area, nearest, bicubic")
+
+
+# Keys a recorded config may hold that are not fields: the dropout rates (§5, Table 1), which the network
+# fixes itself (utils.network.arch.Variant), appear in the configs of checkpoints and manifests written
+# when the recipe listed them. They are read and dropped.
+RECORDED_NOT_FIELDS = ("dropout", "aux_dropout")
+
+
+def config_from_dict(values: Mapping) -> TrainConfig:
+    """The :class:`TrainConfig` a checkpoint, manifest or run folder recorded (``dataclasses.asdict``
+    written to JSON or ``torch.save``): lists back to tuples, :data:`RECORDED_NOT_FIELDS` dropped.
+
+    Raises:
+        ValueError: a key is not a field of TrainConfig, or a value is out of its range.
+    """
+    names = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(values) - names - set(RECORDED_NOT_FIELDS))
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)}: not fields of TrainConfig (which has {', '.join(sorted(names))}); "
+                         "the config was not written by this project's training")
+    return TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in names})
 
 
 # The default dataset, 5,000 MNIST digits of 28x28 pixels, is not ImageNet. Three values change for
