@@ -16,6 +16,7 @@ CLI_MODULES = (
     "utils.measuring.profiling_cli",  # table1, profile
     "utils.training.train",  # train
     "utils.presentation.activations_cli",  # activations
+    "utils.presentation.atlas",  # atlas
     "utils.network.caffe",  # convert-caffe, download-bvlc
     "utils.training.export",  # export-model
 )

@@ -265,8 +265,9 @@ def error_outputs(path: Path) -> int:
     return sum(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
 
 
-def _index(grouped: dict[str, list[Page]], lang: str = "ko") -> str:
-    """The contents page in one language: Korean notes (falling back to English) or English notes."""
+def _index(grouped: dict[str, list[Page]], lang: str = "ko", atlas: bool = False) -> str:
+    """The contents page in one language: Korean notes (falling back to English) or English notes; with
+    ``atlas``, a link to the channel atlas written beside the pages (``atlas/index.html``)."""
     other = INDEX["en" if lang == "ko" else "ko"]
     if lang == "ko":
         parts = ["<h1>Going deeper with convolutions (GoogLeNet) — 스터디 노트</h1>",
@@ -290,12 +291,18 @@ def _index(grouped: dict[str, list[Page]], lang: str = "ko") -> str:
             parts.append(f'<li><a href="{href}">{html.escape(title)}</a> <small>({label}: '
                          f"{html.escape(name)})</small></li>")
         parts.append("</ul>")
+    if atlas:
+        words = (("채널 도감", "인셉션 (3a)의 모든 채널: 검증 사진에서 가장 강하게 반응한 조각과 통계")
+                 if lang == "ko" else
+                 ("Channel atlas", "Every channel of inception (3a): its strongest patches in the validation photos "
+                                   "and its statistics"))
+        parts.append(f'<h2>{words[0]}</h2><ul><li><a href="atlas/index.html">{words[1]}</a></li></ul>')
     return _wrap("GoogLeNet 스터디 노트" if lang == "ko" else "GoogLeNet study companion",
                  "\n".join(parts), "", lang, other)
 
 
 def build(out: Path = DEFAULT_OUT, execute: bool = False, notebooks: Path = NOTEBOOKS,
-          notes: Path = PAPER_NOTES, progress: bool = True) -> dict:
+          notes: Path = PAPER_NOTES, progress: bool = True, atlas=None) -> dict:
     """Render the whole site into ``out`` (emptied first) and return a summary.
 
     Returns:
@@ -341,9 +348,12 @@ def build(out: Path = DEFAULT_OUT, execute: bool = False, notebooks: Path = NOTE
             text = _rewrite_links(text, page.source.parent, out, missing)
             (out / href).write_text(text, encoding="utf-8")
             hrefs.append(href)
+    if atlas is not None:  # a function that writes atlas pages into the folder it is given (utils.presentation.atlas)
+        atlas(out / "atlas")
+    linked = (out / "atlas" / "index.html").is_file()
     for lang, name in INDEX.items():
-        (out / name).write_text(_index(grouped, lang), encoding="utf-8")
-    return {"pages": list(INDEX.values()) + hrefs, "missing_assets": missing,
+        (out / name).write_text(_index(grouped, lang, atlas=linked), encoding="utf-8")
+    return {"pages": list(INDEX.values()) + hrefs, "missing_assets": missing, "atlas": linked,
             "error_outputs": errors, "sections": {k: [p.href for p in v] for k, v in grouped.items()},
             "korean": {p.href: p.ko_href for p in pages if p.ko}}
 
@@ -352,10 +362,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m utils.presentation.book", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="site folder (default build/book)")
     parser.add_argument("--execute", action="store_true",
-                        help="re-run every notebook in quick mode before rendering (files are not changed)")
+                        help="re-run every notebook in quick mode before rendering (files are not changed), "
+                             "and write the inception (3a) pages of the channel atlas (python -m utils atlas)")
     args = parser.parse_args(argv)
     try:
-        summary = build(args.out, execute=args.execute)
+        from .atlas import book_atlas
+
+        summary = build(args.out, execute=args.execute,
+                        atlas=(lambda folder: book_atlas(folder, quick=True)) if args.execute else None)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
