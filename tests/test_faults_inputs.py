@@ -204,3 +204,26 @@ def test_benchmark_outputs_are_checked_before_measuring(tmp_path, monkeypatch):
     manifest.write_text(json.dumps({k: v for k, v in meta.items() if k != "weights"}))
     assert "lacks the field 'weights'" in bench.check_inputs([tmp_path / "r.md"], manifest)
     assert bench.check_inputs([tmp_path / "r.md"]) is None  # the shipped manifest is complete
+
+
+def test_the_training_photos_refuse_a_crop_fraction_of_zero(tmp_path):
+    from test_imagenette import make_imagenette
+
+    from utils.training.photo_training import validation_photos
+
+    folder = make_imagenette(tmp_path / "imagenette", 1, 1)
+    assert validation_photos(2, 32, data=folder)[0].shape == (2, 3, 32, 32)
+    for size, fraction in ((32, 0), (0, 0.875)):
+        with pytest.raises(ValueError, match="crop_fraction in"):
+            validation_photos(2, size, crop_fraction=fraction, data=folder)
+
+
+def test_a_checkpoint_config_with_an_unknown_key_is_named(tmp_path):
+    from dataclasses import asdict
+
+    from utils.training.checkpoint import checkpoint_config
+    from utils.training.recipe import TrainConfig
+
+    state = {"config": {**asdict(TrainConfig()), "frobnicate": 1}}
+    with pytest.raises(ValueError, match="frobnicate: not fields of TrainConfig"):
+        checkpoint_config(state)

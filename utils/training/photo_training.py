@@ -220,6 +220,9 @@ def validation_photos(num: int | None, image_size: int, crop_fraction: float = 0
     if folder is None:
         return None
     crop = CentreCrop(image_size, mean or IMAGENET_MEAN, std or IMAGENET_STD)
+    if not 0 < crop_fraction <= 1 or image_size < 1:
+        raise ValueError(f"image_size must be a positive number of pixels and crop_fraction in (0, 1] (the share of "
+                         f"the resized photo the centre crop keeps), got {image_size} and {crop_fraction}")
     cache_size = round(image_size / crop_fraction)
     if num is None:
         raw, labels = imagenette.load_split(folder, "val", cache_size, progress)
