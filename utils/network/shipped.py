@@ -156,7 +156,7 @@ def check_manifest(meta, man: Path) -> None:
     if not isinstance(meta, dict):
         raise ValueError(f"manifest {man} holds a JSON {type(meta).__name__}, not an object of fields")
     field("sha256", lambda v: isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v),
-          "64 hex digits")
+          "the file's SHA-256 as 64 hex digits")
     field("variant", lambda v: v in ("paper", "torchvision"), "'paper' or 'torchvision'")
     field("num_classes", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "a whole number >= 1")
     n = meta["num_classes"]
