@@ -13,6 +13,7 @@ import torch  # noqa: E402
 
 from utils.__main__ import main  # noqa: E402
 from utils.measuring.timing import recorder_overhead  # noqa: E402
+from utils.network.arch import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 from utils.network.hooks import BRANCHES, INCEPTION_MODULES  # noqa: E402
 from utils.network.model import googlenet  # noqa: E402
 from utils.presentation.explorer import draw_branches  # noqa: E402
@@ -260,3 +261,47 @@ def test_cli_fit_choices(imagenet_file, photo_file, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(args + ["--fit", "stretch", "--out", str(tmp_path / "s.png")])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def _silenced(channels):
+    torch.manual_seed(0)
+    model = googlenet("paper", num_classes=10, aux_logits=False).eval()
+    with torch.no_grad():
+        for c in channels:
+            model.inception3a.branch4[1].conv.bias[c] = -1e4  # never positive: no gradient reaches the image
+    return model
+
+
+def test_a_channel_that_does_not_move_is_reported_and_the_next_drawn():
+    from utils.presentation.featurevis import visualize_strongest
+
+    model = _silenced([7])
+    cfg = FeatureVisConfig.quick(steps=12)
+    with torch.no_grad():  # the channel that fires most on a grey image (where the optimisation starts)
+        acts, _ = A.record(model, image_inputs.to_input(np.full((1, 64, 64, 3), 0.5), IMAGENET_MEAN, IMAGENET_STD),
+                           ["inception3a.branch4", "inception3a.branch1"])
+    alive = int(acts["inception3a.branch4"][0].mean((1, 2)).argmax())
+    first = int(acts["inception3a.branch1"][0].mean((1, 2)).argmax())
+    (pool, one) = visualize_strongest(model, {"inception3a.branch4": [7, alive], "inception3a.branch1": [first]}, cfg)
+    assert (pool.channel, pool.moved) == (alive, True) and pool.skipped == ((7, pool.skipped[0][1]),)
+    assert "did not respond" in pool.skipped[0][1] and "ch 7 did not respond" in pool.caption
+    assert pool.image.std() > 0.01 and pool.history[-1] > pool.history[0]
+    assert (one.channel, one.moved, one.skipped) == (first, True, ())
+    # every candidate silent: the result says so instead of showing a blank without a word
+    (flat,) = visualize_strongest(_silenced([1, 2]), {"inception3a.branch4": [1, 2]}, cfg, tries=2)
+    assert not flat.moved and "FLAT" in flat.caption and "did not respond" in flat.why
+    assert "ch 2 did not respond" in flat.caption
+
+
+def test_feature_visualization_runs_only_up_to_its_layers():
+    from utils.presentation.featurevis import visualize
+
+    model = _silenced([])
+    calls = []
+    handle = model.inception3b.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        images, history = visualize(model, [("inception3a.branch1", 0), ("inception3a.branch3", 4)],
+                                    FeatureVisConfig.quick(size=32, steps=3))
+    finally:
+        handle.remove()
+    assert calls == [] and images.shape == (2, 32, 32, 3) and history.shape == (3, 2)

@@ -14,6 +14,7 @@ choices from that article keep the result from collapsing into high-frequency no
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -55,13 +56,14 @@ class FeatureVisConfig:
 
 
 class FourierImage(nn.Module):
-    """An RGB image parameterised by its (decorrelated-colour) Fourier spectrum.
+    """A batch of RGB images, each parameterised by its own (decorrelated-colour) Fourier spectrum.
 
     Shape:
-        forward() -> (1, 3, size, size) with values in (0, 1)
+        forward() -> (batch, 3, size, size) with values in (0, 1)
     """
 
-    def __init__(self, size: int, decay: float = 1.0, sd: float = 0.01, generator: torch.Generator | None = None):
+    def __init__(self, size: int, decay: float = 1.0, sd: float = 0.01, generator: torch.Generator | None = None,
+                 batch: int = 1):
         super().__init__()
         self.size = size
         fy = np.fft.fftfreq(size)[:, None]
@@ -70,7 +72,7 @@ class FourierImage(nn.Module):
         # 1/f scaling; the floor keeps the DC term finite
         scale = 1.0 / np.maximum(freqs, 1.0 / size) ** decay
         self.register_buffer("scale", torch.tensor(scale, dtype=torch.float32))
-        self.spectrum = nn.Parameter(torch.randn(3, size, size // 2 + 1, 2, generator=generator) * sd)
+        self.spectrum = nn.Parameter(torch.randn(batch, 3, size, size // 2 + 1, 2, generator=generator) * sd)
         colour = COLOUR_CORRELATION_SQRT / np.max(np.linalg.norm(COLOUR_CORRELATION_SQRT, axis=0))
         self.register_buffer("colour", torch.tensor(colour))
 
@@ -78,8 +80,8 @@ class FourierImage(nn.Module):
         spectrum = torch.view_as_complex(self.spectrum) * self.scale
         # norm="ortho" keeps pixel variance independent of the image size
         img = torch.fft.irfft2(spectrum, s=(self.size, self.size), norm="ortho") / 4.0
-        img = torch.einsum("chw,dc->dhw", img, self.colour)  # decorrelated -> RGB
-        return torch.sigmoid(img).unsqueeze(0)
+        img = torch.einsum("nchw,dc->ndhw", img, self.colour)  # decorrelated -> RGB
+        return torch.sigmoid(img)
 
 
 def random_transform(img: torch.Tensor, cfg: FeatureVisConfig, generator: torch.Generator) -> torch.Tensor:
@@ -96,7 +98,7 @@ def random_transform(img: torch.Tensor, cfg: FeatureVisConfig, generator: torch.
     angle = math.radians(float(torch.empty(1).uniform_(-cfg.max_rotate_deg, cfg.max_rotate_deg,
                                                           generator=generator)))
     cos, sin = math.cos(angle) / scale, math.sin(angle) / scale
-    theta = img.new_tensor([[cos, -sin, 0.0], [sin, cos, 0.0]]).unsqueeze(0)
+    theta = img.new_tensor([[cos, -sin, 0.0], [sin, cos, 0.0]]).expand(img.shape[0], 2, 3)  # one move for all
     grid = F.affine_grid(theta, list(img.shape), align_corners=False)
     img = F.grid_sample(img, grid, padding_mode="reflection", align_corners=False)
     dy, dx = shift()
@@ -105,64 +107,175 @@ def random_transform(img: torch.Tensor, cfg: FeatureVisConfig, generator: torch.
 
 
 class _Reached(Exception):
-    """Raised by the hook once the target layer ran: the rest of the network is not needed."""
+    """Raised by a hook once every target layer ran: the rest of the network is not needed."""
 
 
-def visualize_channel(model: nn.Module, name: str, channel: int, cfg: FeatureVisConfig | None = None,
-                      mean=IMAGENET_MEAN, std=IMAGENET_STD, progress: bool = False) -> tuple[np.ndarray, list[float]]:
-    """Optimise an image that maximises the mean activation of ``channel`` in layer ``name``.
+# A channel whose objective rose by less than this (relative), or whose image has less contrast than this
+# (standard deviation of [0, 1] pixels, about two grey levels of 255), did not move: it would be drawn as a
+# flat grey square, so it is reported and the next channel is tried instead.
+STILL_OBJECTIVE = 1e-3
+STILL_CONTRAST = 2 / 255
+
+
+@dataclass(frozen=True)
+class Visualization:
+    """One optimised image: the layer and channel, the image (size, size, 3) in [0, 1], the objective at
+    every step, and the channels tried before it that did not move (``(channel, why)``)."""
+
+    name: str
+    channel: int
+    image: np.ndarray
+    history: list[float]
+    moved: bool
+    why: str = ""
+    skipped: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def caption(self) -> str:
+        """What a figure should say under the image: the channel, and any channel passed over and why."""
+        text = f"{self.name.split('.')[-1]} ch {self.channel}"
+        reasons: dict[str, list[int]] = {}
+        for c, why in self.skipped:
+            reasons.setdefault(why, []).append(c)
+        for why, channels in reasons.items():
+            text += f"\n(ch {', '.join(map(str, channels))} {why})"
+        if not self.moved:
+            text += f"\nFLAT: {self.why}"
+        return text
+
+
+def _still(history: list[float], image: np.ndarray | None) -> str:
+    """Why an optimisation did not move (empty if it did); ``image`` None skips the contrast test."""
+    first, best = history[0], max(history)
+    if best - first <= STILL_OBJECTIVE * max(1.0, abs(first)):
+        return f"did not respond (objective stayed at {history[-1]:.2g})"
+    if image is not None and float(image.std()) < STILL_CONTRAST:
+        return f"gave a flat image (contrast {float(image.std()):.3f})"
+    return ""
+
+
+def _check_targets(model: nn.Module, targets) -> dict[str, nn.Module]:
+    modules = dict(model.named_modules())
+    if not targets:
+        raise ValueError("no channels to visualise; pass at least one (layer name, channel) pair")
+    for name, _ in targets:
+        if name not in modules or not name:
+            from ..network.hooks import default_names
+            raise ValueError(f"unknown module name {name!r}; try one of {', '.join(default_names()[:10])}, ...")
+    return {name: modules[name] for name, _ in targets}
+
+
+def visualize(model: nn.Module, targets, cfg: FeatureVisConfig | None = None, mean=IMAGENET_MEAN,
+              std=IMAGENET_STD, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Optimise one image per ``(layer name, channel)`` target, all in one batch, each to maximise the mean
+    activation of its channel.
+
+    Only the layers up to the last target run: a hook stops the forward pass once every target layer
+    has produced its output. In eval mode the images of a batch do not interact (batch norm uses its
+    running statistics), so each follows the same path it would alone.
 
     Args:
         model: the network (put into eval mode here; its parameters are left untouched).
-        name: a submodule path such as ``"inception3a.branch3"`` (see :mod:`utils.network.hooks`).
-        channel: channel index inside that submodule's output.
+        targets: ``[("inception3a.branch3", 5), ...]`` (names: see :mod:`utils.network.hooks`).
         mean, std: the input normalisation the model was trained with (one value each for a
             grayscale model, which then sees the same normalisation on all three channels).
 
     Returns:
-        The image as (size, size, 3) floats in [0, 1], and the objective at every step.
+        ``(images (N, size, size, 3) in [0, 1], history (steps, N))``: the images and each one's objective.
     """
     cfg = cfg or FeatureVisConfig()
-    modules = dict(model.named_modules())
-    if name not in modules or not name:
-        from ..network.hooks import default_names
-        raise ValueError(f"unknown module name {name!r}; try one of {', '.join(default_names()[:10])}, ...")
+    targets = [(str(n), int(c)) for n, c in targets]
+    layers = _check_targets(model, targets)
     generator = torch.Generator().manual_seed(cfg.seed)
-    param = FourierImage(cfg.size, cfg.decay, generator=generator)
+    param = FourierImage(cfg.size, cfg.decay, generator=generator, batch=len(targets))
     optimiser = torch.optim.Adam(param.parameters(), lr=cfg.lr)
     mean_t = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
     captured: dict[str, torch.Tensor] = {}
 
-    def hook(_m, _i, out):
-        captured["out"] = out.clone()  # a clone keeps autograd safe from the in-place ReLU downstream
-        raise _Reached
+    def hook_for(name):
+        def hook(_m, _i, out):
+            captured[name] = out.clone()  # a clone keeps autograd safe from the in-place ReLU downstream
+            if len(captured) == len(layers):
+                raise _Reached
+        return hook
 
     was_training = model.training
     flags = [p.requires_grad for p in model.parameters()]
     model.eval().requires_grad_(False)
-    handle = modules[name].register_forward_hook(hook)
+    handles = [module.register_forward_hook(hook_for(name)) for name, module in layers.items()]
+    rows = torch.arange(len(targets))
     history = []
     try:
-        for _ in tqdm(range(cfg.steps), desc=f"{name}:{channel}", disable=not progress, leave=False):
+        for _ in tqdm(range(cfg.steps), desc=f"feature visualization ({len(targets)} channels)",
+                      disable=not progress, leave=False):
+            captured.clear()
             x = random_transform(param(), cfg, generator)
             try:
                 model((x - mean_t) / std_t)
             except _Reached:
                 pass
-            out = captured.pop("out")
-            if not 0 <= channel < out.shape[1]:
-                raise ValueError(f"channel {channel} out of range: {name} has {out.shape[1]} channels")
-            objective = out[0, channel].mean()
+            objective = torch.stack([_channel(captured[n], n, c)[i].mean()
+                                     for i, (n, c) in zip(rows.tolist(), targets, strict=True)])
             optimiser.zero_grad()
-            (-objective).backward()
+            (-objective.sum()).backward()
             optimiser.step()
-            history.append(float(objective.detach()))
+            history.append(objective.detach().numpy())
     finally:
-        handle.remove()
+        for handle in handles:
+            handle.remove()
         for p, flag in zip(model.parameters(), flags, strict=True):
             p.requires_grad_(flag)
         model.train(was_training)
     with torch.no_grad():
-        image = param()[0].permute(1, 2, 0).numpy()
-    return image, history
+        images = param().permute(0, 2, 3, 1).numpy()
+    return images, np.stack(history)
+
+
+def _channel(out: torch.Tensor, name: str, channel: int) -> torch.Tensor:
+    if not 0 <= channel < out.shape[1]:
+        raise ValueError(f"channel {channel} out of range: {name} has {out.shape[1]} channels")
+    return out[:, channel]
+
+
+def visualize_channel(model: nn.Module, name: str, channel: int, cfg: FeatureVisConfig | None = None,
+                      mean=IMAGENET_MEAN, std=IMAGENET_STD, progress: bool = False) -> tuple[np.ndarray, list[float]]:
+    """One channel: :func:`visualize` with a single target; returns the image and its objective per step."""
+    images, history = visualize(model, [(name, channel)], cfg, mean, std, progress)
+    return images[0], history[:, 0].tolist()
+
+
+def visualize_strongest(model: nn.Module, rankings: dict[str, list[int]], cfg: FeatureVisConfig | None = None,
+                        mean=IMAGENET_MEAN, std=IMAGENET_STD, tries: int = 3, probe_steps: int = 8,
+                        progress: bool = False) -> list[Visualization]:
+    """For every layer, the first channel of its ranking whose optimisation moves, drawn; all layers in one batch.
+
+    A channel that is zero everywhere on the starting (grey) image passes no gradient, so its image would
+    stay a flat grey square. A short probe (``probe_steps`` steps, the first ``tries`` channels of every
+    ranking in one batch) finds the channels whose objective rises; the full optimisation then runs on the
+    first such channel of each layer, and the channels passed over are reported with the reason. If no
+    candidate of a layer moves, or its final image is still flat, the result says so (``moved=False``,
+    ``why``): never an unexplained blank.
+
+    Args:
+        rankings: layer name -> channels, best first (e.g. strongest mean activation on a photo).
+    """
+    cfg = cfg or FeatureVisConfig()
+    candidates = [(name, c) for name, ranking in rankings.items() for c in list(ranking)[:tries]]
+    probe = dataclasses.replace(cfg, steps=probe_steps)
+    images, history = visualize(model, candidates, probe, mean, std, progress)
+    verdict = {target: _still(history[:, i].tolist(), images[i] if probe_steps >= cfg.steps else None)
+               for i, target in enumerate(candidates)}
+    chosen, skipped = {}, {}
+    for name, ranking in rankings.items():
+        tried = list(ranking)[:tries]
+        moving = [c for c in tried if not verdict[(name, c)]]
+        chosen[name] = moving[0] if moving else tried[0]
+        passed_over = tried[:tried.index(chosen[name])] if moving else tried[1:]  # none moved: all reported
+        skipped[name] = tuple((c, verdict[(name, c)]) for c in passed_over)
+    images, history = visualize(model, list(chosen.items()), cfg, mean, std, progress)
+    out = []
+    for i, (name, channel) in enumerate(chosen.items()):
+        why = _still(history[:, i].tolist(), images[i])
+        out.append(Visualization(name, channel, images[i], history[:, i].tolist(), not why, why, skipped[name]))
+    return out
