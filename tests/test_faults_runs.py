@@ -48,3 +48,18 @@ def test_run_log_keeps_the_rows_after_a_damaged_one(tmp_path):
     (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
     got = run_log(run, runs=tmp_path)["epochs"]
     assert [r["step"] for r in got] == [2, 4, 6]  # the cut row and the stray number are left out, not the rest
+
+
+def test_a_command_output_is_never_one_of_a_runs_own_files(tmp_path):
+    from utils import cli_checks
+    from utils.training import runs
+
+    assert cli_checks.RUN_FILES == runs.RUN_FILES
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "final.pt").write_bytes(b"a finished run")
+    for name in ("final.pt", "metrics.jsonl"):
+        with pytest.raises(ValueError, match="training run's own files"):
+            cli_checks.output_file(run / name)
+    assert cli_checks.output_file(run / "figure.png") == run / "figure.png"
+    assert cli_checks.output_file(tmp_path / "final.pt") == tmp_path / "final.pt"  # no run there

@@ -92,7 +92,14 @@ def output_file(path: str | Path, inputs: tuple[str | Path | None, ...] = ()) ->
         if other is not None and Path(other).exists() and path.exists() and path.samefile(other):
             raise ValueError(f"--out {str(path)!r} is the input {str(other)!r}; writing would overwrite it. "
                              "Pass another --out")
+    if path.name in RUN_FILES and any((path.parent / name).exists() for name in RUN_FILES):
+        raise ValueError(f"--out {str(path)!r} is one of a training run's own files ({', '.join(RUN_FILES)}) "
+                         "in its folder; pass another name")
     return path
+
+
+# What a training run keeps in its folder (utils.training.runs.RUN_FILES; no import: this module is below it).
+RUN_FILES = ("last.pt", "final.pt", "metrics.jsonl", "steps.jsonl")
 
 
 def output_folder(path: str | Path) -> Path:
