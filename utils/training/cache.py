@@ -13,11 +13,10 @@ from pathlib import Path
 
 from filelock import FileLock
 from torch import nn
-from torch.optim.swa_utils import AveragedModel
 
 from ..paths import RUNS, quick_mode
-from .checkpoint import checkpoint_config, load_checkpoint
-from .loop import build_model, resume_conflicts, train
+from .checkpoint import load_checkpoint
+from .loop import checkpoint_model, resume_conflicts, train
 from .recipe import TrainConfig, mnist_recipe
 
 CACHE_LOCK = "training.lock"  # waited on by notebooks; the run's own lock (utils.training.runs) never waits
@@ -90,10 +89,7 @@ def default_model(variant: str = "paper", seed: int = 0, quick: bool | None = No
         raise ValueError(f"{path} is not the notebooks' model ({'; '.join(diffs)}); it was trained some "
                          f"other way. Move {out} elsewhere (keep it if you want it) and run again: the "
                          "model is then trained with the notebooks' recipe")
-    model = build_model(state["variant"], len(state["classes"]), checkpoint_config(state))
-    averaged = AveragedModel(model, use_buffers=True)
-    averaged.load_state_dict(state["averaged"])
-    model = averaged.module.eval()
+    model = checkpoint_model(state, "averaged")
     last = state["history"][-1] if state["history"] else {}
     meta = {"dataset": state["dataset"], "classes": list(state["classes"]), "image_size": state["image_size"],
             "mean": tuple(state["mean"]), "std": tuple(state["std"]), "variant": state["variant"],

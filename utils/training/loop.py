@@ -77,6 +77,25 @@ def build_model(variant: str, num_classes: int, config: TrainConfig) -> nn.Modul
     return model.to(memory_format=torch.channels_last)  # faster convolutions on CPU
 
 
+def checkpoint_model(state: dict, weights: str = "averaged") -> nn.Module:
+    """The network a training checkpoint holds, in eval mode, with its auxiliary heads.
+
+    Args:
+        state: a checkpoint as :func:`utils.training.checkpoint.load_checkpoint` returns it.
+        weights: ``"averaged"``, the Polyak average (§6: the model used at inference), or ``"model"``, the
+            raw SGD weights.
+    """
+    if weights not in ("averaged", "model"):
+        raise ValueError(f"weights must be 'averaged' or 'model', got {weights!r}")
+    model = build_model(state["variant"], len(state["classes"]), checkpoint_config(state))
+    if weights == "model":
+        model.load_state_dict(state["model"])
+        return model.eval()
+    averaged = AveragedModel(model, use_buffers=True)
+    averaged.load_state_dict(state["averaged"])
+    return averaged.module.eval()
+
+
 @torch.no_grad()
 def caffe_init(model: nn.Module) -> None:
     """BVLC GoogLeNet's initialisation (models/bvlc_googlenet/train_val.prototxt), as Caffe draws it.

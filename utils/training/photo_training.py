@@ -55,17 +55,13 @@ def run_checkpoints(run: str = RUN_NAME, runs: Path | None = None) -> list[Path]
 def load_checkpoint_models(path: str | Path) -> tuple[nn.Module, nn.Module, dict]:
     """``(polyak, raw, meta)`` from a training checkpoint: the Polyak-averaged weights (§6's final
     model) and the raw SGD weights, both in eval mode with their auxiliary heads, and the metadata."""
-    from torch.optim.swa_utils import AveragedModel
-
     from .checkpoint import checkpoint_config, load_checkpoint
-    from .loop import build_model
+    from .loop import checkpoint_model
 
     state = load_checkpoint(path)
     config = checkpoint_config(state)
-    raw = build_model(state["variant"], len(state["classes"]), config)
-    raw.load_state_dict(state["model"])
-    averaged = AveragedModel(build_model(state["variant"], len(state["classes"]), config), use_buffers=True)
-    averaged.load_state_dict(state["averaged"])
+    raw = checkpoint_model(state, "model")
+    averaged = checkpoint_model(state, "averaged")
     history = list(state.get("history") or [])
     last = history[-1] if history else {}
     meta = {"source": f"checkpoint {_relative(path)}", "checkpoint": Path(path), "dataset": state["dataset"],
@@ -74,7 +70,7 @@ def load_checkpoint_models(path: str | Path) -> tuple[nn.Module, nn.Module, dict
             "history": history, "epoch": state.get("epoch"), "step": state.get("step"),
             "val_top1": last.get("val_acc_polyak"), "val_top1_raw": last.get("val_acc"),
             "eval_crop_fraction": config.eval_crop_fraction, "has_aux": True}
-    return averaged.module.eval(), raw.eval(), meta
+    return averaged, raw, meta
 
 
 def _relative(path) -> str:
