@@ -440,8 +440,9 @@ def download_bvlc(url: str | None = None, sha1: str | None = None, cache: str | 
     if dst.is_file() and not force:
         if _cached_is_intact(dst):
             return dst
-        print(f"{dst} does not match the SHA-256 recorded when it was converted (damaged, or written by hand); "
-              "converting BVLC's weights again", file=sys.stderr)
+        why = ("does not match the SHA-256 recorded when it was converted (damaged)" if _digest_path(dst).is_file()
+               else f"has no SHA-256 recorded beside it ({_digest_path(dst).name}) to check it by")
+        print(f"{dst} {why}; converting BVLC's weights again", file=sys.stderr)
     by_hand = folder / CAFFEMODEL_NAME
     if by_hand.is_file():
         src, temporary = by_hand, False
