@@ -129,3 +129,20 @@ def test_a_full_disk_under_the_cache_says_so_and_leaves_no_temporary_file(tmp_pa
         inet.load_split(folder, "train", 37, progress=False)
     assert not isinstance(err.value, RuntimeError) and "imagenette_train_37px" in str(err.value)
     assert list(tensors.iterdir()) == []
+
+
+def test_ctrl_c_during_the_download_leaves_no_partial_archive(tmp_path, server, monkeypatch):  # noqa: F811
+    from torchvision.datasets import utils as tv_utils
+
+    tgz, md5 = _archive(tmp_path)
+
+    def interrupted(url, filename, *args, **kwargs):  # some bytes are on disk when the user presses Ctrl-C
+        Path(filename).write_bytes(b"the first bytes of the archive")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tv_utils, "_urlretrieve", interrupted)
+    monkeypatch.setenv("GOOGLENET_IMAGENETTE_URL", f"{server}/{tgz.name}")
+    monkeypatch.setenv("GOOGLENET_IMAGENETTE_MD5", md5)
+    with pytest.raises(KeyboardInterrupt):
+        inet.download(tmp_path / "dl")
+    assert list((tmp_path / "dl").iterdir()) == []

@@ -129,6 +129,9 @@ def download(root: Path | None = None, size: str = DOWNLOAD_SIZE, timeout: float
         reason = " ".join(f"{type(exc).__name__}: {exc}".split())
         raise FileNotFoundError(f"could not download Imagenette from {url} into {root} ({reason}); "
                                 f"{by_hand}") from exc
+    except BaseException:  # Ctrl-C: no partial archive left behind
+        archive.unlink(missing_ok=True)
+        raise
     finally:
         socket.setdefaulttimeout(previous)
     try:
