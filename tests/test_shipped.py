@@ -320,4 +320,6 @@ def test_a_run_started_from_a_shipped_model_ships_with_the_shipped_history_first
     assert [(h["epoch"], h["val_acc"], h["seconds"], h["stage"]) for h in m["history"]] == [
         (1.0, 0.1, 4.0, 0), (2.0, 0.15, 8.5, 0), (3.0, 0.4, 11.5, 1)]
     assert m["command"].startswith(first["command"] + " && ") and "--lr 0.005" in m["command"]
+    given = export.export_model(folder, tmp_path / "third.pt", data=photos, progress=False, command="A && B")
+    assert given["command"] == "A && B"  # a command the user gives is recorded as given
     assert m["stages"][-1]["first_epoch"] == 2.0 and first["sha256"][:16] in m["stages"][-1]["start_from"]

@@ -241,12 +241,14 @@ def export_model(run_dir: str | os.PathLike, out: str | os.PathLike = SHIPPED, d
         stage_rows = [{"run": st["folder"].name, "first_epoch": st["first_epoch"],
                        "epochs": (st["config"] or {}).get("epochs"), "lr": (st["config"] or {}).get("lr"),
                        "seed": (st["config"] or {}).get("seed"), "recipe": st["config"]} for st in stages]
+        given = command  # the user's own command is recorded as given, never prefixed
         if stages:
             history = log["epochs"]
             commands = [_train_command(st["folder"], checkpoint_of(st["folder"]) or {}) for st in stages[:-1]]
             command = command or " && ".join([*commands, _train_command(run_dir, state)])
         if prior:
-            history, stage_rows, command = _after_shipped(prior, history, stage_rows, command)
+            history, stage_rows, rebuilt = _after_shipped(prior, history, stage_rows, command)
+            command = given or rebuilt
         manifest = {
             "file": out.name,
             "sha256": digest,
