@@ -284,13 +284,13 @@ def test_a_channel_that_does_not_move_is_reported_and_the_next_drawn():
     first = int(acts["inception3a.branch1"][0].mean((1, 2)).argmax())
     (pool, one) = visualize_strongest(model, {"inception3a.branch4": [7, alive], "inception3a.branch1": [first]}, cfg)
     assert (pool.channel, pool.moved) == (alive, True) and pool.skipped == ((7, pool.skipped[0][1]),)
-    assert "did not respond" in pool.skipped[0][1] and "ch 7 did not respond" in pool.caption
+    assert "did not respond" in pool.skipped[0][1] and "ch 7 did not respond" in pool.caption()
     assert pool.image.std() > 0.01 and pool.history[-1] > pool.history[0]
     assert (one.channel, one.moved, one.skipped) == (first, True, ())
     # every candidate silent: the result says so instead of showing a blank without a word
     (flat,) = visualize_strongest(_silenced([1, 2]), {"inception3a.branch4": [1, 2]}, cfg, tries=2)
-    assert not flat.moved and "FLAT" in flat.caption and "did not respond" in flat.why
-    assert "ch 2 did not respond" in flat.caption
+    assert not flat.moved and "FLAT" in flat.caption() and "did not respond" in flat.why
+    assert "ch 2 did not respond" in flat.caption()
 
 
 def test_feature_visualization_runs_only_up_to_its_layers():

@@ -48,15 +48,21 @@ def _title_texts(fig):
 
 
 # ----------------------------------------------------------------------------- choices
-def test_one_per_class_covers_all_ten_classes_in_order():
-    labels = [0, 0, 3, 1, 2, 4, 5, 6, 7, 8, 9, 9]
-    images = np.arange(len(labels))[:, None, None, None] * np.ones((1, 2, 2, 3))
-    chosen = E.one_per_class(images, labels, NAMES)
-    assert list(chosen) == [f"{n} (photo {i})" for n, i in zip(NAMES, [0, 3, 4, 2, 5, 6, 7, 8, 9, 10], strict=True)]
-    assert chosen["church (photo 5)"][0, 0, 0] == 5
-    assert len(E.one_per_class(images, labels, NAMES, per_class=2)) == 12
-    with pytest.raises(ValueError, match="no photo of chain saw among the 11"):
-        E.one_per_class(np.delete(images, 2, axis=0), labels[:2] + labels[3:], NAMES)
+def test_class_photos_one_of_each_of_the_ten_classes(tmp_path):
+    for split in ("train", "val"):
+        for k, wnid in enumerate(WNIDS):
+            (tmp_path / split / wnid).mkdir(parents=True)
+            for j in range(2):  # a photo's grey level encodes its class and its order in the folder
+                Image.new("RGB", (40, 30), (20 * k + 5 * j,) * 3).save(tmp_path / split / wnid / f"{wnid}_{j}.JPEG")
+    photos = E.class_photos(16, data=tmp_path)
+    assert list(photos) == [f"{n} (val 1)" for n in NAMES]
+    assert [round(255 * p.mean()) for p in photos.values()] == [20 * k for k in range(10)]
+    assert all(p.shape == (16, 16, 3) for p in photos.values())
+    assert len(E.class_photos(16, per_class=2, data=tmp_path)) == 20
+    for f in (tmp_path / "val" / WNIDS[3]).iterdir():
+        f.unlink()
+    with pytest.raises(ValueError, match="no photos of chain saw"):
+        E.class_photos(16, data=tmp_path)
 
 
 def test_fit_square_keeps_the_seen_region():

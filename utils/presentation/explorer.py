@@ -84,16 +84,27 @@ def draw_branches(model: nn.Module, image: np.ndarray, module: str, info: dict, 
                                  ncols=4 if branch is None else 8)
 
 
-def one_per_class(images: np.ndarray, labels, class_names, per_class: int = 1) -> dict[str, np.ndarray]:
-    """The first ``per_class`` photos of every class, in class order: ``{"tench (photo 12)": image}``."""
-    labels = [int(y) for y in labels]
+def class_photos(size: int, per_class: int = 1, data=None) -> dict[str, np.ndarray]:
+    """The first ``per_class`` validation photos of each of Imagenette's ten classes, at ``size`` (centre
+    square): ``{"tench (val 1)": (size, size, 3) floats in [0, 1], ...}``, in class order.
+
+    Raises:
+        FileNotFoundError: the photos are not on this machine (nothing is downloaded here).
+    """
+    from ..results.photo_results import GET_PHOTOS
+    from ..training import imagenette
+
+    folder = imagenette.find(data)
+    if folder is None:
+        raise FileNotFoundError(GET_PHOTOS)
     out = {}
-    for k, name in enumerate(class_names):
-        for i in [i for i, y in enumerate(labels) if y == k][:per_class]:
-            out[f"{name} (photo {i})"] = images[i]
-    missing = [n for k, n in enumerate(class_names) if k not in labels]
-    if missing:
-        raise ValueError(f"no photo of {', '.join(missing)} among the {len(labels)} given; pass more photos")
+    for wnid, name in zip(imagenette.WNIDS, imagenette.NAMES, strict=True):
+        files = sorted(p for p in (Path(folder) / "val" / wnid).iterdir() if p.suffix.lower() in (".jpeg", ".jpg"))
+        if not files:
+            raise ValueError(f"no photos of {name} in {Path(folder) / 'val' / wnid}; the data set is incomplete")
+        for k, f in enumerate(files[:per_class]):
+            img = imagenette.decode_square(f, size)
+            out[f"{name} (val {k + 1})"] = (img.permute(1, 2, 0).float() / 255).numpy()
     return out
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,17 +131,16 @@ class Visualization:
     why: str = ""
     skipped: tuple[tuple[int, str], ...] = ()
 
-    @property
-    def caption(self) -> str:
-        """What a figure should say under the image: the channel, and any channel passed over and why."""
+    def caption(self, width: int = 32) -> str:
+        """What a figure says over the image: the channel, any channel passed over and why (lines of ``width``)."""
         text = f"{self.name.split('.')[-1]} ch {self.channel}"
         reasons: dict[str, list[int]] = {}
         for c, why in self.skipped:
             reasons.setdefault(why, []).append(c)
         for why, channels in reasons.items():
-            text += f"\n(ch {', '.join(map(str, channels))} {why})"
+            text += "\n" + textwrap.fill(f"(ch {', '.join(map(str, channels))} {why})", width)
         if not self.moved:
-            text += f"\nFLAT: {self.why}"
+            text += "\n" + textwrap.fill(f"FLAT: {self.why}", width)
         return text
 
 
