@@ -223,6 +223,7 @@ body { font-family: system-ui, -apple-system, "Noto Sans KR", sans-serif; margin
 nav.atlas { position: sticky; top: 0; background: #fff; padding: .4rem 0; border-bottom: 1px solid #ddd; }
 nav.atlas a { margin-right: .8rem; } nav.atlas .here { font-weight: bold; }
 .grid { display: flex; flex-wrap: wrap; gap: .4rem; }
+section, .ch { scroll-margin-top: 5rem; }  /* a jump to an anchor lands below the sticky nav */
 .ch { border: 1px solid #ddd; padding: 2px; font-size: .72rem; width: %(strip)dpx; }
 .ch.dead { background: #f3f3f3; color: #999; }
 .strip { height: %(thumb)dpx; overflow: hidden; }
