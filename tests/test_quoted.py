@@ -192,7 +192,9 @@ EXCEPTIONS: dict[str, dict[str, str]] = {
     "05_conclusion": {"1.5": "§1's budget of 1.5 billion multiply-adds (the paper's text)",
                       "7.0": "Table 1's printed params column, 6,798K with K = 1024: hand arithmetic on the paper"},
     "04_training": {"20.4": "an earlier MNIST run's raw accuracy in the table of recipe runs, recorded as it ended; "
-                            "no notebook re-runs it (05 prints 20.4 for another quantity)"},
+                            "no notebook re-runs it (05 prints 20.4 for another quantity)",
+                    "136": "§6's schedule by hand: the rate halves after about 17 decay steps of 8 epochs",
+                    "0.995": "a Polyak decay an earlier MNIST run was set to (an input, not a result)"},
     "05_implementation": {"1.2": "ImageNet's 1.2 million training photos: the data set's size, not an output",
                           "0.6": "1 - 0.4, the photometric strength of the recipe: arithmetic on a setting",
                           "1.4": "1 + 0.4, the photometric strength of the recipe: arithmetic on a setting"},
