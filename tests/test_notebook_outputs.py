@@ -112,3 +112,15 @@ def test_checks_pass_a_clean_notebook():
 def test_checks_catch_each_fault(nb, wanted):
     problems = unclean(nb)
     assert len(problems) == 1 and wanted in problems[0], problems
+
+
+def test_the_executor_strips_what_only_a_live_kernel_shows():
+    import nbformat
+
+    from utils.presentation.notebook_exec import strip_widgets
+
+    bar = result({WIDGET_MIME: {"model_id": "x"}, "text/plain": "decode:   0%|  | 0/9 [00:00<?, ?it/s]"})
+    nb = nbformat.from_dict(notebook(bar, *CLEAN["cells"][1]["outputs"], metadata={"widgets": {"state": {}}}))
+    assert unclean(nb) != []
+    assert strip_widgets(nb) == 1
+    assert unclean(nb) == [] and nb.cells[1].outputs == CLEAN["cells"][1]["outputs"]

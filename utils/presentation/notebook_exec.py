@@ -44,6 +44,28 @@ def kernel_env(quick: bool = True) -> dict[str, str]:
     return env
 
 
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+def strip_widgets(nb) -> int:
+    """Drop what only a live kernel can show from an executed notebook: every widget output (tqdm's
+    bar in a notebook, an interactive control) and the saved widget state. Returns how many outputs went.
+
+    A saved widget reads back as its plain-text stand-in (``0%| | 0/3925``), never as the finished bar,
+    so a committed notebook keeps none; a static figure stands in for an interactive control.
+    """
+    dropped = 0
+    for cell in nb.cells:
+        outputs = cell.get("outputs")
+        if not outputs:
+            continue
+        kept = [o for o in outputs if WIDGET_MIME not in o.get("data", {})]
+        dropped += len(outputs) - len(kept)
+        cell["outputs"] = kept
+    nb.metadata.pop("widgets", None)
+    return dropped
+
+
 def execute(path: str | Path, quick: bool = True, timeout: int = 600,
             raise_on_error: bool = True) -> Executed:
     """Execute the notebook at ``path`` in memory (nothing is written) with its folder as the
@@ -67,6 +89,7 @@ def execute(path: str | Path, quick: bool = True, timeout: int = 600,
     start = time.perf_counter()
     client.execute(env=kernel_env(quick))
     seconds = time.perf_counter() - start
+    strip_widgets(nb)  # a progress bar passed disable=False explicitly still made a widget
     errors = [f"{o.get('ename')}: {o.get('evalue')}" for c in nb.cells for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     return Executed(nb, seconds, errors)
