@@ -6,6 +6,7 @@ import pytest
 import torch
 import torchvision
 
+from utils.network import arch
 from utils.network.arch import min_input_size
 from utils.network.lrn import LocalResponseNorm
 from utils.network.model import GoogLeNetOutputs, googlenet
@@ -252,6 +253,85 @@ def test_aux_pool_is_the_papers_5x5_stride_3_at_224():
     model.aux1(x)
     h.remove()
     assert torch.equal(conv_in["x"], pooled)
+
+
+@pytest.mark.parametrize("side", [13, 14, 16, 17])
+def test_aux_pool_follows_the_spec_at_each_map_size(side):
+    model = googlenet("paper", num_classes=5).train()
+    x = torch.randn(1, 512, side, side)
+    fixed = arch.aux_layers(512, 5, "paper", size=side)[0].kernel  # 0: the spec pools adaptively
+    F = torch.nn.functional
+    expected = F.avg_pool2d(x, 5, 3) if fixed else F.adaptive_avg_pool2d(x, (4, 4))
+    conv_in = {}
+    h = model.aux1.conv.register_forward_pre_hook(lambda m, args: conv_in.update(x=args[0]))
+    model.aux1(x)
+    h.remove()
+    assert torch.equal(conv_in["x"], expected)
+    assert bool(fixed) == (side in (14, 16))  # (side - 5) // 3 + 1 == 4 for 14, 15, 16 only
+
+
+def _call_order(model, x):
+    """The model's direct children in the order the forward pass calls them."""
+    calls, handles = [], []
+    for name, child in model.named_children():
+        handles.append(child.register_forward_pre_hook(lambda m, args, name=name: calls.append(name)))
+    try:
+        model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return calls
+
+
+def _spec_order(variant, input_size=224):
+    """The same order read from the spec: the main path, each aux head after the module it sits on."""
+    order = []
+    for spec in arch.layer_specs(variant, input_size, aux_logits=True):
+        name = spec.row if spec.row.startswith("aux") else spec.name if spec.on_main_path else None
+        if name is not None and spec.kind != "softmax" and (not order or order[-1] != name):
+            order.append(name)
+    return order
+
+
+@pytest.mark.parametrize("variant", ["paper", "torchvision"])
+def test_forward_calls_the_modules_in_the_order_of_the_spec(variant):
+    model = googlenet(variant, num_classes=5).train()
+    order = _spec_order(variant)
+    assert order.index("aux1") == order.index("inception4a") + 1  # §5: the heads sit on 4a and 4d
+    assert order.index("aux2") == order.index("inception4d") + 1
+    assert _call_order(model, torch.randn(1, 3, 224, 224)) == order
+    with torch.no_grad():  # without the heads in eval mode
+        assert _call_order(model.eval(), torch.randn(1, 3, 224, 224)) == [n for n in order if n not in ("aux1", "aux2")]
+
+
+@pytest.fixture
+def heads_on_4b_and_4e(monkeypatch):
+    """Table 1 with the auxiliary heads moved to (4b) and (4e): a spec the forward pass must follow."""
+    monkeypatch.setattr(arch, "AUX_ON", {"aux1": "inception4b", "aux2": "inception4e"})
+    arch._layer_specs.cache_clear()  # the resolved specs are cached per variant and size
+    yield
+    monkeypatch.undo()
+    arch._layer_specs.cache_clear()
+
+
+@pytest.mark.parametrize("variant", ["paper", "torchvision"])
+def test_moving_an_aux_head_in_the_spec_moves_it_in_the_forward(heads_on_4b_and_4e, variant):
+    model = googlenet(variant, num_classes=5).train()
+    assert model.aux2.conv.conv.in_channels == 832  # built for (4e), as the spec now says
+    order = _spec_order(variant)
+    assert order.index("aux1") == order.index("inception4b") + 1
+    assert order.index("aux2") == order.index("inception4e") + 1
+    taps, handles = {}, []
+    for head, on in (("aux1", "inception4b"), ("aux2", "inception4e")):
+        handles.append(getattr(model, on).register_forward_hook(
+            lambda m, args, out, on=on: taps.__setitem__(on, out.detach().clone())))
+        handles.append(getattr(model, head).register_forward_pre_hook(
+            lambda m, args, head=head: taps.__setitem__(head, args[0].detach().clone())))
+    x = torch.randn(1, 3, 224, 224)
+    assert _call_order(model, x) == order
+    for h in handles:
+        h.remove()
+    assert torch.equal(taps["aux1"], taps["inception4b"]) and torch.equal(taps["aux2"], taps["inception4e"])
 
 
 @pytest.mark.parametrize("variant", ["paper", "torchvision"])

@@ -111,16 +111,19 @@ class InceptionAux(nn.Module):
         super().__init__()
         self.variant = variant
         specs = {spec.name.split(".")[-1]: spec for spec in arch.aux_layers(in_channels, num_classes, variant)}
+        # §5's window, or kernel 0 where the variant always pools adaptively; resolved once, here
+        self.pool_spec = specs["pool"]
         self.conv = BasicConv2d.from_spec(specs["conv"], variant)
         self.fc1 = nn.Linear(specs["fc1"].in_channels, specs["fc1"].out_channels)
         self.fc2 = nn.Linear(specs["fc2"].in_channels, specs["fc2"].out_channels)
         self.dropout = nn.Dropout(arch.AUX_DROPOUT)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # the spec decides, per map size, between §5's fixed pool and the adaptive one
-        pools = [arch.aux_layers(x.shape[1], 1, self.variant, size=int(s))[0] for s in x.shape[-2:]]
-        if all(p.kernel for p in pools):
-            x = F.avg_pool2d(x, pools[0].kernel, pools[0].stride)
+        # §5's fixed window where it gives the spec's 4x4 on this map, else the adaptive pool to 4x4
+        p = self.pool_spec
+        if p.kernel and all(arch.pool_out(int(s), p.kernel, p.stride, p.padding, p.ceil_mode) == p.out_size
+                            for s in x.shape[-2:]):
+            x = F.avg_pool2d(x, p.kernel, p.stride)
         else:
             x = F.adaptive_avg_pool2d(x, arch.AUX_POOLED_HW)
         x = self.conv(x)
@@ -151,9 +154,13 @@ class GoogLeNet(nn.Module):
         self.num_classes = num_classes
         self.aux_logits = aux_logits
         self.transform_input = v.transform_input if transform_input is None else transform_input
+        specs = arch.layer_specs(v, arch.INPUT_SIZE, aux_logits=aux_logits, num_classes=num_classes)
+        # forward_features walks these module names in the spec's order (stem, LRNs, pools, Inception
+        # modules, and each auxiliary head right after the module it sits on) up to the global pool
+        self.stage_names, self.aux_names = feature_stages(specs)
         branches: list[arch.LayerSpec] = []
         heads: dict[str, list[arch.LayerSpec]] = {}
-        for spec in arch.layer_specs(v, arch.INPUT_SIZE, aux_logits=aux_logits, num_classes=num_classes):
+        for spec in specs:
             if spec.branch is not None:
                 branches.append(spec)
             elif spec.kind == "concat":
@@ -186,29 +193,22 @@ class GoogLeNet(nn.Module):
                                                          torch.Tensor | None]:
         """Stem and the nine Inception modules: (N, 3, H, W) -> (N, 1024, H/32, W/32).
 
-        Also returns the auxiliary logits (``None`` outside training or without aux heads).
+        The modules run in the order of :attr:`stage_names`, read from the spec. Also returns the
+        auxiliary logits of ``aux1`` and ``aux2`` (``None`` outside training or without aux heads).
         """
         check_input(x, self.variant, self.conv1.conv.weight.dtype)
         if self.transform_input:
             x = self._transform_input(x)
-        x = self.maxpool1(self.conv1(x))
-        if self.lrn1 is not None:
-            x = self.lrn1(x)
-        x = self.conv3(self.conv2(x))
-        if self.lrn2 is not None:
-            x = self.lrn2(x)
-        x = self.maxpool2(x)
-        x = self.inception3b(self.inception3a(x))
-        x = self.maxpool3(x)
-        x = self.inception4a(x)
-        use_aux = self.training and self.aux1 is not None
-        aux1 = self.aux1(x) if use_aux else None
-        x = self.inception4d(self.inception4c(self.inception4b(x)))
-        aux2 = self.aux2(x) if use_aux else None
-        x = self.inception4e(x)
-        x = self.maxpool4(x)
-        x = self.inception5b(self.inception5a(x))
-        return x, aux1, aux2
+        use_aux = self.training and all(getattr(self, a) is not None for a in self.aux_names)
+        aux: dict[str, torch.Tensor] = {}
+        for name in self.stage_names:
+            module = getattr(self, name)
+            if name in self.aux_names:  # a head reads the map; the main path goes on from the same map
+                if use_aux:
+                    aux[name] = module(x)
+            elif module is not None:  # a layer switched off after construction (None) is skipped
+                x = module(x)
+        return x, aux.get("aux1"), aux.get("aux2")
 
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
         """Average pool, dropout and the linear classifier: (N, 1024, h, w) -> (N, num_classes)."""
@@ -226,6 +226,27 @@ class GoogLeNet(nn.Module):
     def feature_info(self) -> list[dict]:
         """The feature maps a user can tap: module name, channels and stride w.r.t. the input."""
         return feature_info(self.variant)
+
+
+def feature_stages(specs: tuple[arch.LayerSpec, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The module names :meth:`GoogLeNet.forward_features` calls, in order, and which of them are heads.
+
+    Read from :func:`utils.network.arch.layer_specs`: every layer on the main path before the global
+    average pool (an Inception module by its ``concat``), and each auxiliary head where its specs
+    follow the module it sits on. Returns ``(stage_names, aux_names)``.
+    """
+    stages: list[str] = []
+    heads: list[str] = []
+    for spec in specs:
+        if spec.kind == "avgpool" and spec.on_main_path:  # the head of the network starts here
+            break
+        if spec.row.startswith("aux"):
+            if spec.row not in heads:
+                heads.append(spec.row)
+                stages.append(spec.row)
+        elif spec.on_main_path:
+            stages.append(spec.name)
+    return tuple(stages), tuple(heads)
 
 
 def feature_info(variant: str | Variant = "paper") -> list[dict]:
