@@ -3,6 +3,9 @@ colour measures, on small inputs whose answers are known by hand."""
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -140,6 +143,29 @@ def test_colour_answer_says_yes_only_when_both_measures_agree_clearly():
     assert "different branches" in split and "yes" not in split
     close = pr.colour_answer(*_tables([1.0, 1.1, 1.6, 1.55], [0.1, 0.2, 0.5, 0.3]))
     assert "without being confined" in close
+
+
+def numbers(text: str) -> Counter:
+    """Every number a finding states, as written (1.60, 50, the 3 of inception3a), with how often."""
+    return Counter(re.findall(r"\d+(?:\.\d+)?", text))
+
+
+def test_numbers_catches_a_changed_or_missing_number():
+    assert numbers("1.60 times, 50% of them") == numbers("1.60배, 그중 50%")
+    assert numbers("1.60 times, 50% of them") != numbers("1.6배, 그중 50%")
+    assert numbers("1.60 times, 50% of them") != numbers("1.60배")
+
+
+@pytest.mark.parametrize("colour, dependence, verdict", [
+    ([1.0, 1.1, 1.6, 1.2], [0.1, 0.2, 0.5, 0.3], "그렇다"),
+    ([1.0, 1.1, 1.6, 1.2], [0.1, 0.6, 0.5, 0.3], "서로 다릅니다"),
+    ([1.0, 1.1, 1.6, 1.55], [0.1, 0.2, 0.5, 0.3], "기울 뿐"),
+])
+def test_colour_answer_in_korean_says_the_same(colour, dependence, verdict):
+    tables = _tables(colour, dependence)
+    english, korean = pr.colour_answer(*tables), pr.colour_answer_ko(*tables)
+    assert verdict in korean
+    assert numbers(korean) == numbers(english), (english, korean)
 
 
 def test_table3_summary_is_written_from_the_numbers():

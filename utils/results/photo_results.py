@@ -10,7 +10,7 @@ notebooks 05 (§7, Table 3) and 06 (§4's branches) measure with them.
   one model vs an ensemble), :func:`disagreement` how different the ensemble's members are, and
   :func:`table3_summary` one paragraph written from the numbers.
 * :func:`conv1_filters`, :func:`colour_dependence` and :func:`colour_answer` ask Distill's question
-  (is one branch of inception (3a) about colour?) of this network.
+  (is one branch of inception (3a) about colour?) of this network; :func:`colour_answer_ko` answers it in Korean.
 """
 
 from __future__ import annotations
@@ -444,6 +444,26 @@ def colour_dependence(model: nn.Module, x_colour: torch.Tensor, x_gray: torch.Te
     return pd.DataFrame(rows)
 
 
+def _colour_reading(colourfulness: pd.DataFrame, dependence: pd.DataFrame, module: str, branch3_label: str,
+                    margin: float) -> dict:
+    """The numbers :func:`colour_answer` and :func:`colour_answer_ko` write about, and the verdict they lead to:
+    ``"yes"`` (both measures name one branch, each by more than ``margin``), ``"leans"`` (one branch, by less on
+    at least one measure) or ``"split"`` (the measures name different branches)."""
+    labels = {**BRANCH_LABELS, "branch3": branch3_label}
+    c = colourfulness[colourfulness.module == module].set_index("branch")["ratio"].reindex(BRANCHES)
+    d = dependence[dependence.module == module].set_index("branch")["dependence"].reindex(BRANCHES)
+    share = dependence[dependence.module == module].set_index("branch")["colour_share"].reindex(BRANCHES)
+    c_best, d_best = c.idxmax(), d.idxmax()
+    c_next, d_next = c.drop(c_best).max(), d.drop(d_best).max()
+    if c_best == d_best and c[c_best] > (1 + margin) * c_next and d[d_best] > (1 + margin) * d_next:
+        verdict = "yes"
+    else:
+        verdict = "leans" if c_best == d_best else "split"
+    return {"c_name": f"{c_best} ({labels[c_best]})", "d_name": f"{d_best} ({labels[d_best]})",
+            "c_best": c[c_best], "c_next": c_next, "d_best": 100 * d[d_best], "d_next": 100 * d_next,
+            "d_share": 100 * share[d_best], "margin": 100 * margin, "verdict": verdict}
+
+
 def colour_answer(colourfulness: pd.DataFrame, dependence: pd.DataFrame, module: str = "inception3a",
                   branch3_label: str = BRANCH_LABELS["branch3"], margin: float = 0.1) -> str:
     """Distill's question for this network, answered from the two measurements.
@@ -454,29 +474,40 @@ def colour_answer(colourfulness: pd.DataFrame, dependence: pd.DataFrame, module:
         margin: how much the leading branch must exceed the next (relative) on both measures to
             count as "the colour branch".
     """
-    labels = {**BRANCH_LABELS, "branch3": branch3_label}
-    c = colourfulness[colourfulness.module == module].set_index("branch")["ratio"].reindex(BRANCHES)
-    d = dependence[dependence.module == module].set_index("branch")["dependence"].reindex(BRANCHES)
-    share = dependence[dependence.module == module].set_index("branch")["colour_share"].reindex(BRANCHES)
-    c_best, d_best = c.idxmax(), d.idxmax()
-    c_next, d_next = c.drop(c_best).max(), d.drop(d_best).max()
-
-    def name(b):
-        return f"{b} ({labels[b]})"
-
-    text = (f"In {module}, the top patches of {name(c_best)} are the most colourful: {c[c_best]:.2f} times the "
-            f"colourfulness of grid patches, against {c_next:.2f} for the next branch. Taking the colour out of "
-            f"the photos costs {name(d_best)} the most: its channels lose {100 * d[d_best]:.0f}% of their peak "
-            f"response on average ({100 * share[d_best]:.0f}% of them lose more than half), against "
-            f"{100 * d_next:.0f}% for the next branch. ")
-    clear = (c_best == d_best and c[c_best] > (1 + margin) * c_next and d[d_best] > (1 + margin) * d_next)
-    if clear:
-        text += (f"So in this network, yes: {name(c_best)} is the colour branch of {module}, as Distill found for "
+    r = _colour_reading(colourfulness, dependence, module, branch3_label, margin)
+    text = (f"In {module}, the top patches of {r['c_name']} are the most colourful: {r['c_best']:.2f} times the "
+            f"colourfulness of grid patches, against {r['c_next']:.2f} for the next branch. Taking the colour out of "
+            f"the photos costs {r['d_name']} the most: its channels lose {r['d_best']:.0f}% of their peak "
+            f"response on average ({r['d_share']:.0f}% of them lose more than half), against "
+            f"{r['d_next']:.0f}% for the next branch. ")
+    if r["verdict"] == "yes":
+        text += (f"So in this network, yes: {r['c_name']} is the colour branch of {module}, as Distill found for "
                  "the 5x5 branch of the original GoogLeNet's mixed3a.")
-    elif c_best == d_best:
-        text += (f"Both measures point at {name(c_best)}, but by less than {100 * margin:.0f}% on at least one, so "
+    elif r["verdict"] == "leans":
+        text += (f"Both measures point at {r['c_name']}, but by less than {r['margin']:.0f}% on at least one, so "
                  "colour leans towards that branch without being confined to it.")
     else:
         text += ("The two measures name different branches, so no branch of this network's "
                  f"{module} is clearly the colour branch.")
+    return text
+
+
+def colour_answer_ko(colourfulness: pd.DataFrame, dependence: pd.DataFrame, module: str = "inception3a",
+                     branch3_label: str = BRANCH_LABELS["branch3"], margin: float = 0.1) -> str:
+    """:func:`colour_answer` in Korean: the same numbers, the same verdict."""
+    r = _colour_reading(colourfulness, dependence, module, branch3_label, margin)
+    text = (f"{module}에서 상위 패치의 색채도가 가장 높은 브랜치는 {r['c_name']}입니다. 격자 패치의 "
+            f"{r['c_best']:.2f}배이고, 다음 브랜치는 {r['c_next']:.2f}배입니다. 사진에서 색을 빼면 가장 많이 잃는 "
+            f"브랜치는 {r['d_name']}입니다. 이 브랜치의 채널은 최대 반응의 평균 {r['d_best']:.0f}%를 잃고(채널의 "
+            f"{r['d_share']:.0f}%는 절반 넘게 잃습니다), 다음 브랜치는 {r['d_next']:.0f}%를 잃습니다. ")
+    if r["verdict"] == "yes":
+        text += (f"그러니 이 네트워크에서도 답은 '그렇다'입니다. {module}의 색 브랜치는 {r['c_name']}입니다. Distill이 "
+                 "원래 GoogLeNet의 mixed3a에서 찾은 5x5 브랜치와 같습니다.")
+    elif r["verdict"] == "leans":
+        text += (f"두 측정이 가리키는 브랜치는 모두 {r['c_name']}입니다. 하지만 적어도 한 측정에서는 다음 브랜치와의 "
+                 f"차이가 {r['margin']:.0f}%보다 작습니다. 색은 이 브랜치 쪽으로 기울 뿐, "
+                 "이 브랜치에만 있지는 않습니다.")
+    else:
+        text += (f"두 측정이 가리키는 브랜치가 서로 다릅니다. 그러니 이 네트워크의 {module}에는 뚜렷한 색 브랜치가 "
+                 "없습니다.")
     return text
