@@ -5,7 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from utils.results.crops import CropLabel, as_image_tensor, multi_crop, multi_crop_batch, num_crops, scales_for
+from utils.network.images import as_image
+from utils.results.crops import CropLabel, multi_crop, multi_crop_batch, num_crops, scales_for
 
 
 def coordinate_image(h, w):
@@ -112,7 +113,7 @@ def test_pil_grayscale_rgba_and_small_images():
     assert torch.allclose(crops, torch.ones_like(crops))
     rgba = Image.fromarray(np.zeros((50, 40, 4), dtype=np.uint8), mode="RGBA")
     assert multi_crop(rgba, "10").shape == (10, 3, 224, 224)
-    assert as_image_tensor(np.zeros((5, 6, 3), dtype=np.uint8)).shape == (3, 5, 6)
+    assert as_image(np.zeros((5, 6, 3), dtype=np.uint8)).shape == (3, 5, 6)
 
 
 def test_bad_inputs_get_clear_errors(tmp_path):

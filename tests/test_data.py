@@ -91,7 +91,7 @@ def test_missing_or_empty_directory_names_the_path(tmp_path):
         load_dataset("mnist", image_size=16)
 
 
-# --- reading image files in every Pillow mode (utils.training.data.read_image) ------------------------------
+# --- reading image files in every Pillow mode (utils.network.images.read_image) ------------------------------
 # Each image is a left half of one value and a right half of another, so its true mean is known
 # without reading it back; read_image must return that mean in [0, 1] on all three channels.
 
@@ -136,7 +136,8 @@ def _modes(tmp_path):
 def test_read_image_gets_the_true_mean_in_every_mode(tmp_path):
     from PIL import Image
 
-    from utils.training.data import ImageFiles, read_image
+    from utils.network.images import read_image
+    from utils.training.data import ImageFiles
 
     cases = _modes(tmp_path)
     for name, path, expected in cases:
@@ -151,7 +152,7 @@ def test_read_image_gets_the_true_mean_in_every_mode(tmp_path):
 
 
 def test_read_image_errors_name_the_path(tmp_path):
-    from utils.training.data import read_image
+    from utils.network.images import read_image
 
     with pytest.raises(FileNotFoundError, match="does not exist"):
         read_image(tmp_path / "none.png")

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from utils.__main__ import main
-from utils.network import shipped
+from utils.network import images, shipped
 from utils.network.model import googlenet
 from utils.training.checkpoint import load_checkpoint, load_training_checkpoint
 
@@ -129,9 +129,9 @@ def test_a_shipped_file_that_is_not_sound_weights_is_refused(tiny_shipped, damag
 def test_size_and_crop_fraction_zero_are_refused():
     image = torch.zeros(3, 40, 40, dtype=torch.uint8)
     with pytest.raises(ValueError, match="eval_crop_fraction must be in"):
-        shipped.protocol_input(image, 32, 0, (0.5,) * 3, (0.5,) * 3)
+        images.protocol_input(image, 32, 0, (0.5,) * 3, (0.5,) * 3)
     with pytest.raises(ValueError, match="image_size must be a positive"):
-        shipped.protocol_input(image, 0, 0.875, (0.5,) * 3, (0.5,) * 3)
+        images.protocol_input(image, 0, 0.875, (0.5,) * 3, (0.5,) * 3)
 
 
 def test_validation_photos_refuses_zero_or_negative_counts_and_sizes(tmp_path):

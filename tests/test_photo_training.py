@@ -11,11 +11,12 @@ import torch
 from PIL import Image
 from torch.optim.swa_utils import AveragedModel
 
+from utils.network.images import IMAGENET_MEAN, IMAGENET_STD
 from utils.network.model import googlenet
 from utils.training import imagenette
 from utils.training import photo_training as P
 from utils.training.checkpoint import save_checkpoint
-from utils.training.data import IMAGENET_MEAN, IMAGENET_STD, DataBundle, TensorImages
+from utils.training.data import DataBundle, TensorImages
 from utils.training.loop import build_model, total_loss
 from utils.training.recipe import TrainConfig, imagenette_recipe
 

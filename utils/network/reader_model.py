@@ -22,7 +22,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .arch import IMAGENET_MEAN, IMAGENET_STD, INPUT_SIZE
+from .arch import INPUT_SIZE
+from .images import IMAGENET_MEAN, IMAGENET_STD, normalise
 
 KINDS = ("bvlc", "imagenet", "shipped")
 
@@ -60,11 +61,9 @@ def candidates(bvlc: str | os.PathLike | None = None, imagenet: str | os.PathLik
 
 
 def _normalise(mean, std):
-    mean_t, std_t = torch.tensor(mean).view(1, -1, 1, 1), torch.tensor(std).view(1, -1, 1, 1)
-
     def preprocess(x: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) RGB in [0, 1] -> the network's input."""
-        return (x - mean_t.to(x)) / std_t.to(x)
+        return normalise(x, mean, std)
 
     return preprocess
 

@@ -2,9 +2,9 @@
 
 A shipped model is an fp16 state dict under ``assets/`` with a JSON manifest beside it (written by
 :mod:`utils.training.export`, since shipping a finished run is training's job). The manifest names the
-one protocol its ``val_top1`` was measured by (:func:`protocol_input`): every validation photo resized
-(bilinear, antialiased) to ``round(image_size / eval_crop_fraction)`` pixels on its shorter side, the
-centre ``image_size`` square, normalised by ``mean`` / ``std``, argmax over ``classes``.
+one protocol its ``val_top1`` was measured by (:func:`utils.network.images.protocol_input`): every
+validation photo resized (bilinear, antialiased) to ``round(image_size / eval_crop_fraction)`` pixels on
+its shorter side, the centre ``image_size`` square, normalised by ``mean`` / ``std``, argmax over ``classes``.
 
 :func:`load_shipped` reads the manifest, refuses a file whose SHA-256 differs from it, and returns
 the network in eval mode. fp16 halves the file (the 10-class paper variant has 10.3 M parameters,
@@ -100,42 +100,6 @@ def build(variant: str, num_classes: int, weights: dict[str, torch.Tensor]) -> n
     model = googlenet(variant, num_classes=num_classes, aux_logits=aux, transform_input=False)
     load_into(model, {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}, "shipped model")
     return model.eval()
-
-
-# ----------------------------------------------------------------------------- the evaluation protocol
-def protocol_input(image: torch.Tensor, image_size: int, eval_crop_fraction: float, mean, std) -> torch.Tensor:
-    """One photo as the shipped model's input, by the manifest's protocol.
-
-    Args:
-        image: (3, H, W) uint8 RGB.
-
-    Returns:
-        (3, image_size, image_size) float32: shorter side resized to ``round(image_size /
-        eval_crop_fraction)`` (bilinear, antialiased, back to uint8 as an image file would hold it),
-        the centre square cropped (torchvision's ``center_crop``), then ``(x / 255 - mean) / std``.
-    """
-    from torchvision.transforms.v2 import functional as TF
-
-    if not 0 < eval_crop_fraction <= 1:
-        raise ValueError(f"eval_crop_fraction must be in (0, 1], the share of the resized photo the centre crop "
-                         f"keeps (0.875 is the usual), got {eval_crop_fraction}")
-    if image_size < 1:
-        raise ValueError(f"image_size must be a positive number of pixels, got {image_size}")
-    resize = round(image_size / eval_crop_fraction)
-    img = TF.resize(image, [resize], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
-    img = TF.center_crop(img, [image_size, image_size])
-    x = img.float() / 255
-    return (x - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
-
-
-def _read_rgb(path: Path) -> torch.Tensor:
-    from torchvision.io import ImageReadMode, decode_image, read_file
-
-    try:
-        return decode_image(read_file(str(path)), mode=ImageReadMode.RGB)
-    except Exception as exc:  # every photo counts in val_top1: a damaged one is an error, not a skip
-        raise ValueError(f"cannot decode {path} ({type(exc).__name__}); replace the file or fetch the data "
-                         "set again") from exc
 
 
 # ----------------------------------------------------------------------------- load

@@ -33,6 +33,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..network.hooks import BRANCH_LABELS, INCEPTION_MODULES
+from ..network.images import normalise, resize, to_float
 from ..paths import ASSETS, NOTEBOOKS, PAPER_NOTES, ROOT
 from ..results.photo_results import LUMA
 
@@ -148,21 +149,19 @@ def record_atlas(model: nn.Module, photos: torch.Tensor, names: list[str], mean,
                 raise _Done
         return hook
 
-    mean_t = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
     was_training = model.training
     model.eval()
     handles = [modules[n].register_forward_hook(hook_for(n)) for n in names]
     try:
         for start in tqdm(range(0, len(photos), batch_size), desc=f"atlas: {len(photos)} photos",
                           disable=not progress):
-            x = photos[start:start + batch_size].float() / 255
+            x = to_float(photos[start:start + batch_size])
             both = torch.cat([x, _desaturate(x)])
             if len(mean) == 1:  # a grayscale model sees the luminance
                 both = both.mean(1, keepdim=True)
             store.clear()
             try:
-                model(((both - mean_t) / std_t).expand(-1, 3, -1, -1))
+                model(normalise(both, mean, std))
             except _Done:
                 pass
             n = len(x)
@@ -193,8 +192,6 @@ def sprite(stats: ChannelStats, photos: torch.Tensor, thumb: int = THUMB, chunk:
     Every patch of a layer has the same side, so instead of resizing each patch, the photos it needs are
     resized once by ``thumb / side`` (antialiased) and the thumbnails cut from them.
     """
-    import torch.nn.functional as F
-
     c, k = stats.best.shape
     size = photos.shape[-1]
     side = patch_box(0, 0, stats.map_hw, size)[2]
@@ -202,8 +199,7 @@ def sprite(stats: ChannelStats, photos: torch.Tensor, thumb: int = THUMB, chunk:
     scale = small / size
     needed = torch.unique(stats.where[..., 0])
     lookup = {int(i): j for j, i in enumerate(needed.tolist())}
-    resized = torch.cat([F.interpolate(photos[needed[i:i + chunk]].float(), size=(small, small), mode="bilinear",
-                                       antialias=True, align_corners=False).round_().clamp_(0, 255).byte()
+    resized = torch.cat([resize(photos[needed[i:i + chunk]].float(), (small, small)).round_().clamp_(0, 255).byte()
                          for i in range(0, len(needed), chunk)])
     out = torch.full((3, c * thumb, stats.top * thumb), 255, dtype=torch.uint8)
     for ch in range(c):

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..network.hooks import BRANCH_LABELS, BRANCHES, INCEPTION_MODULES, branch_names, default_names
+from ..network.images import to_float
 from ..results.activations import record
 from ..results.images import fit_square, read_image, to_input
 
@@ -104,7 +105,7 @@ def class_photos(size: int, per_class: int = 1, data=None) -> dict[str, np.ndarr
             raise ValueError(f"no photos of {name} in {Path(folder) / 'val' / wnid}; the data set is incomplete")
         for k, f in enumerate(files[:per_class]):
             img = imagenette.decode_square(f, size)
-            out[f"{name} (val {k + 1})"] = (img.permute(1, 2, 0).float() / 255).numpy()
+            out[f"{name} (val {k + 1})"] = to_float(img).permute(1, 2, 0).numpy()
     return out
 
 

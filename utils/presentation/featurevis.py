@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..network.arch import IMAGENET_MEAN, IMAGENET_STD
+from ..network.images import IMAGENET_MEAN, IMAGENET_STD, normalise
 
 # Square root of ImageNet's RGB colour covariance, as published with the Feature Visualization
 # article (lucid, color_correlation_svd_sqrt); columns are normalised by their largest norm below.
@@ -189,8 +189,6 @@ def visualize(model: nn.Module, targets, cfg: FeatureVisConfig | None = None, me
     generator = torch.Generator().manual_seed(cfg.seed)
     param = FourierImage(cfg.size, cfg.decay, generator=generator, batch=len(targets))
     optimiser = torch.optim.Adam(param.parameters(), lr=cfg.lr)
-    mean_t = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
     captured: dict[str, torch.Tensor] = {}
 
     def hook_for(name):
@@ -212,7 +210,7 @@ def visualize(model: nn.Module, targets, cfg: FeatureVisConfig | None = None, me
             captured.clear()
             x = random_transform(param(), cfg, generator)
             try:
-                model((x - mean_t) / std_t)
+                model(normalise(x, mean, std))
             except _Reached:
                 pass
             objective = torch.stack([_channel(captured[n], n, c)[i].mean()

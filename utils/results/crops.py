@@ -22,13 +22,11 @@ half of the 144 (or 10) crops are the unmirrored ones and ``mirror=False`` gives
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
 import torch
-import torch.nn.functional as F
+
+from ..network.images import as_image, resize, resize_shorter
 
 # §7: "resize the image to 4 scales where the shorter dimension (height or width) is 256, 288,
 # 320 and 352 respectively"
@@ -81,83 +79,6 @@ def scales_for(crop_size: int = PAPER_CROP_SIZE, scheme: str = "144") -> tuple[i
     return tuple(round(s * crop_size / PAPER_CROP_SIZE) for s in base)
 
 
-def as_image_tensor(image) -> torch.Tensor:
-    """Any single image as a float tensor of shape (3, H, W).
-
-    Accepts a PIL image (any mode: grayscale is repeated to RGB, RGBA and palette images are
-    converted with ``convert("RGB")``, which drops alpha), a file path, a numpy array (H, W) or
-    (H, W, C), or a tensor (H, W) or (C, H, W) with C in 1, 3, 4. Integer pixels are divided by 255;
-    float pixels are kept as they are.
-
-    Raises:
-        FileNotFoundError: a path that does not exist.
-        ValueError: an unreadable file, or an array of a shape that is not one image.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    if isinstance(image, str | os.PathLike):
-        path = Path(image)
-        if not path.is_file():
-            raise FileNotFoundError(f"image file {str(path)!r} does not exist; check the path")
-        try:
-            with Image.open(path) as im:
-                image = im.convert("RGB")
-        except (UnidentifiedImageError, OSError) as exc:
-            raise ValueError(f"cannot read {str(path)!r} as an image ({type(exc).__name__}: {exc}); "
-                             "pass a PNG/JPEG file, a PIL image or a tensor") from None
-        except Image.DecompressionBombError as exc:  # not an OSError: Pillow refuses it before decoding
-            raise ValueError(f"{str(path)!r} is too large to read ({exc}); shrink it below "
-                             f"{Image.MAX_IMAGE_PIXELS:,} pixels first") from None
-    if isinstance(image, Image.Image):
-        image = np.asarray(image.convert("RGB"))
-    if isinstance(image, np.ndarray):
-        if image.ndim == 3 and image.shape[-1] in (1, 3, 4):
-            image = np.moveaxis(image, -1, 0)  # numpy images are channels-last
-        image = torch.from_numpy(np.ascontiguousarray(image))
-    if not isinstance(image, torch.Tensor):
-        raise ValueError(f"expected a PIL image, a file path, a numpy array or a tensor, got {type(image).__name__}")
-    if image.dim() == 2:
-        image = image.unsqueeze(0)
-    if image.dim() != 3 or image.shape[0] not in (1, 3, 4):
-        hint = "; pass one image at a time (or use multi_crop_batch)" if image.dim() == 4 else ""
-        raise ValueError(f"expected one image of shape (H, W) or (C, H, W) with C in 1, 3, 4; "
-                         f"got shape {tuple(image.shape)}{hint}")
-    if image.shape[0] == 1:
-        image = image.expand(3, -1, -1)  # grayscale -> RGB
-    elif image.shape[0] == 4:
-        image = image[:3]  # RGBA -> RGB, alpha dropped
-    if not image.is_floating_point():
-        image = image.float() / 255.0
-    if min(image.shape[-2:]) < 1:
-        raise ValueError(f"image has no pixels: shape {tuple(image.shape)}")
-    return image
-
-
-def resize_shorter_side(images: torch.Tensor, size: int) -> torch.Tensor:
-    """Resize (N, C, H, W) so that min(H, W) == ``size``, keeping the aspect ratio (bilinear).
-
-    Smaller images are upscaled. An image already at that size is returned unchanged, so pixel
-    values survive exactly.
-    """
-    h, w = images.shape[-2:]
-    if min(h, w) == size:
-        return images
-    if h <= w:
-        new_h, new_w = size, max(size, round(w * size / h))
-    else:
-        new_h, new_w = max(size, round(h * size / w)), size
-    # antialias only matters (and is only supported) when shrinking
-    return F.interpolate(images, size=(new_h, new_w), mode="bilinear", align_corners=False,
-                         antialias=size < min(h, w))
-
-
-def _resize_to(images: torch.Tensor, size: int) -> torch.Tensor:
-    if images.shape[-2:] == (size, size):
-        return images
-    shrink = size < images.shape[-1]
-    return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=shrink)
-
-
 def _five_crops(region: torch.Tensor, c: int):
     """The 4 corner crops and the center crop of ``region`` (N, C, H, W), in :data:`POSITIONS` order."""
     h, w = region.shape[-2:]
@@ -203,16 +124,16 @@ def multi_crop_batch(images: torch.Tensor, scheme: str = "144", crop_size: int =
     crops, labels = [], []
     if scheme == "144":
         for scale in scales_for(c, scheme):
-            resized = resize_shorter_side(images, scale)
+            resized = resize_shorter(images, scale)
             for square_name, square in _squares(resized):
                 for position, crop in _five_crops(square, c):
                     crops.append(crop)
                     labels.append(CropLabel(scale, square_name, position, False))
-                crops.append(_resize_to(square, c))
+                crops.append(resize(square, (c, c)) if square.shape[-1] != c else square)
                 labels.append(CropLabel(scale, square_name, "full", False))
     else:
         (scale,) = scales_for(c, scheme)
-        resized = resize_shorter_side(images, scale)
+        resized = resize_shorter(images, scale)
         for position, crop in _five_crops(resized, c):
             if scheme == "1" and position != "center":
                 continue
@@ -230,7 +151,7 @@ def multi_crop(image, scheme: str = "144", crop_size: int = PAPER_CROP_SIZE, mir
     """The test crops of §7 for one image.
 
     Args:
-        image: a PIL image, a file path, a numpy array or a tensor (see :func:`as_image_tensor`);
+        image: a PIL image, a file path, a numpy array or a tensor (see :func:`utils.network.images.as_image`);
             grayscale and RGBA are converted to RGB, landscape and portrait both work, and images
             smaller than the scales are upscaled.
         scheme: ``"144"`` (4 scales x 3 squares x 6 crops x 2 mirrors), ``"10"`` or ``"1"``.
@@ -241,7 +162,7 @@ def multi_crop(image, scheme: str = "144", crop_size: int = PAPER_CROP_SIZE, mir
     Returns:
         a tensor of shape (n, 3, crop_size, crop_size), and the labels if ``return_labels``.
     """
-    crops, labels = multi_crop_batch(as_image_tensor(image).unsqueeze(0), scheme, crop_size, mirror)
+    crops, labels = multi_crop_batch(as_image(image).unsqueeze(0), scheme, crop_size, mirror)
     return (crops[0], labels) if return_labels else crops[0]
 
 
@@ -259,7 +180,7 @@ def crop_mosaic(crops: torch.Tensor, labels: list[CropLabel], thumb: int = 64):
     """
     rows = list(dict.fromkeys((lab.scale, lab.square) for lab in labels))
     cols = list(dict.fromkeys((lab.position, lab.mirror) for lab in labels))
-    small = _resize_to(crops, thumb) if crops.shape[-1] != thumb else crops
+    small = resize(crops, (thumb, thumb)) if crops.shape[-1] != thumb else crops
     mosaic = torch.zeros(3, len(rows) * thumb, len(cols) * thumb)
     for crop, lab in zip(small, labels, strict=True):
         r, c = rows.index((lab.scale, lab.square)), cols.index((lab.position, lab.mirror))

@@ -18,16 +18,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..network.images import normalise, resize, to_float
 from . import paper_tables
-from .crops import _resize_to, check_scheme, multi_crop_batch, num_crops
+from .crops import check_scheme, multi_crop_batch, num_crops
 
 AGGREGATIONS = ("mean", "max")
-
-
-def _normalise(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    mean_t = x.new_tensor(tuple(mean)).view(1, -1, 1, 1)
-    std_t = x.new_tensor(tuple(std)).view(1, -1, 1, 1)
-    return (x - mean_t) / std_t
 
 
 def _check_images(images: torch.Tensor) -> torch.Tensor:
@@ -35,7 +30,7 @@ def _check_images(images: torch.Tensor) -> torch.Tensor:
         shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
         raise ValueError(f"expected raw images as an (N, C, H, W) tensor in [0, 1], got {shape}")
     if not images.is_floating_point():
-        images = images.float() / 255.0
+        images = to_float(images)
     if images.shape[1] == 1:
         images = images.expand(-1, 3, -1, -1)  # grey digits -> the 3 channels GoogLeNet takes
     return images
@@ -81,11 +76,11 @@ def crop_probabilities(model: nn.Module, images: torch.Tensor, scheme: str = "14
     for start in starts:
         chunk = _check_images(images[start:start + per_chunk])  # uint8 -> float one chunk at a time
         if scheme == "whole":
-            crops = _resize_to(chunk, crop_size).unsqueeze(1)
+            crops = resize(chunk, (crop_size, crop_size)).unsqueeze(1)
         else:
             crops, _ = multi_crop_batch(chunk, scheme, crop_size, mirror)
             crops = crops[:, keep] if inverse is not None else crops
-        flat = _normalise(crops.flatten(0, 1), mean, std)
+        flat = normalise(crops.flatten(0, 1), mean, std)
         probs = torch.softmax(model(flat).float(), dim=1).view(len(chunk), len(keep), -1)
         out.append(probs[:, inverse] if inverse is not None else probs)
     return torch.cat(out)

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from ..network.hooks import BRANCH_LABELS, BRANCHES, branch_names, record_activations
+from ..network.images import protocol_input, to_float
 from ..paths import RUNS
 from ..training import imagenette
 from ..training.photo_training import RUN_NAME as RUN  # the training run the shipped model comes from
@@ -190,13 +191,12 @@ def test_sizes(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, siz
 
     Args:
         images: (N, 3, H, W) uint8 photos; each is resized to ``round(size / crop_fraction)`` and
-            centre-cropped to ``size`` (:func:`utils.network.shipped.protocol_input`).
+            centre-cropped to ``size`` (:func:`utils.network.images.protocol_input`).
 
     Returns:
         One row per size: ``input size``, ``resized to``, ``top1_error_pct``, ``photos``.
     """
     from ..network.fast import optimize_for_inference
-    from ..network.shipped import protocol_input
 
     model = optimize_for_inference(model)  # same logits, faster on a CPU (benchmarks/REPORT.md)
     rows = []
@@ -213,7 +213,7 @@ def test_sizes(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, siz
 
 def as_float_hwc(images: torch.Tensor) -> np.ndarray:
     """uint8 (N, 3, H, W) -> float32 (N, H, W, 3) in [0, 1], the layout of :mod:`utils.results.activations`."""
-    return (images.permute(0, 2, 3, 1).float() / 255.0).numpy()
+    return to_float(images).permute(0, 2, 3, 1).numpy()
 
 
 def desaturate(images: np.ndarray) -> np.ndarray:

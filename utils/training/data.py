@@ -17,6 +17,17 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from ..network.images import (
+    IMAGE_SUFFIXES,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    centre_crop,
+    normalise,
+    read_image,
+    resize_shorter,
+    to_float,
+)
+
 # The four resampling kernels of §6, each implemented with torch.nn.functional.interpolate, which
 # has a true "area" mode (average of the covered source pixels); torchvision's InterpolationMode
 # has no area mode for tensors, so interpolate is used for all four for a like-for-like choice.
@@ -24,9 +35,6 @@ INTERPOLATIONS = ("bilinear", "area", "nearest", "bicubic")
 
 # Well-known MNIST pixel statistics (training set mean and standard deviation of [0, 1] pixels).
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 
 
 def resize(img: torch.Tensor, size: tuple[int, int], interpolation: str) -> torch.Tensor:
@@ -92,8 +100,7 @@ class TrainTransform:
         self.size, self.area, self.aspect, self.hflip = size, tuple(area), tuple(aspect), hflip
         self.interpolations = tuple(interpolations)
         self.photometric_strength = photometric_strength
-        self.mean = torch.tensor(mean).view(-1, 1, 1)
-        self.std = torch.tensor(std).view(-1, 1, 1)
+        self.mean, self.std = tuple(mean), tuple(std)
 
     def crop_and_resize(self, img: torch.Tensor, generator: torch.Generator | None = None):
         """The geometric part alone; returns (image, (top, left, h, w), interpolation name)."""
@@ -108,7 +115,7 @@ class TrainTransform:
             img = img.flip(-1)
         if self.photometric_strength:
             img = photometric(img.expand(3, -1, -1), self.photometric_strength)
-        return ((img - self.mean) / self.std).expand(3, -1, -1).contiguous()
+        return normalise(img, self.mean, self.std)
 
 
 class CentreCrop:
@@ -116,31 +123,21 @@ class CentreCrop:
     the crop is ``eval_crop_fraction`` of their side (the Imagenette cache), with no resampling here."""
 
     def __init__(self, size: int, mean=(0.5,), std=(0.5,)):
-        self.size = size
-        self.mean = torch.tensor(mean).view(-1, 1, 1)
-        self.std = torch.tensor(std).view(-1, 1, 1)
+        self.size, self.mean, self.std = size, tuple(mean), tuple(std)
 
     def __call__(self, img: torch.Tensor) -> torch.Tensor:
-        h, w = img.shape[-2:]
-        if h < self.size or w < self.size:
-            raise ValueError(f"image is {h}x{w}, smaller than the {self.size}x{self.size} centre crop")
-        top, left = (h - self.size) // 2, (w - self.size) // 2
-        img = img[:, top:top + self.size, left:left + self.size]
-        return ((img - self.mean) / self.std).expand(3, -1, -1).contiguous()
+        return normalise(centre_crop(img, self.size), self.mean, self.std)
 
 
 class EvalTransform:
-    """Resize the shorter side to ``size``, centre-crop a square, normalise (no randomness)."""
+    """Resize the shorter side to ``size`` (antialiased), centre-crop a square, normalise (no randomness)."""
 
     def __init__(self, size: int, mean=(0.5,), std=(0.5,)):
         self.size = size
         self.crop = CentreCrop(size, mean, std)
 
     def __call__(self, img: torch.Tensor) -> torch.Tensor:
-        h, w = img.shape[-2:]
-        scale = self.size / min(h, w)
-        nh, nw = max(self.size, round(h * scale)), max(self.size, round(w * scale))
-        return self.crop(resize(img, (nh, nw), "bilinear"))
+        return self.crop(resize_shorter(img, self.size))
 
 
 class TensorImages(Dataset):
@@ -153,83 +150,8 @@ class TensorImages(Dataset):
         return len(self.labels)
 
     def __getitem__(self, i: int):
-        img = self.images[i].float() / 255
+        img = to_float(self.images[i])
         return (self.transform(img) if self.transform else img), int(self.labels[i])
-
-
-# Pillow modes read as they are stored, with the divisor that maps them to [0, 1]. Everything else
-# goes through Image.convert, whose 8-bit conversions are exact for these modes.
-_HIGH_DEPTH = {"I;16": 65535.0, "I;16L": 65535.0, "I;16B": 65535.0, "I;16N": 65535.0,
-               # 32-bit integer images are, in practice, 16-bit PNG and TIFF files (older Pillow
-               # opens those as "I"); other ranges are clipped.
-               "I": 65535.0,
-               # floating-point images (TIFF) are taken as already in [0, 1] and clipped
-               "F": 1.0}
-
-
-def read_image(path: str | Path) -> torch.Tensor:
-    """An image file as a float tensor (3, H, W) in [0, 1], correct for every Pillow mode.
-
-    Converting to RGB with Pillow alone clips 16-bit images at 255 (a 16-bit grey of mean 0.5 reads
-    as almost white) and drops transparency to whatever colour hides under it. Here:
-
-    * 16-bit and 32-bit integer greys ("I;16", "I") are divided by 65535; float greys ("F") are taken
-      as [0, 1]; all are repeated to three channels;
-    * transparency ("RGBA", "LA", "PA", palette "P" with a transparent colour) is composited on
-      white, as a page shows a transparent picture;
-    * CMYK is converted with (1 - C)(1 - K) per channel (no colour profile);
-    * "1", "L", "P", "RGB", "YCbCr", "HSV" go through Pillow's exact 8-bit conversion;
-    * the EXIF orientation of photos is applied; of a multi-frame file the first frame is read.
-
-    Raises:
-        FileNotFoundError: no file at ``path``.
-        ValueError: ``path`` is a folder, or not an image Pillow can decode.
-    """
-    import numpy as np
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"{str(path)!r} is a folder, not an image file; pass a .jpg or .png file")
-    if not path.is_file():
-        raise FileNotFoundError(f"image {str(path)!r} does not exist; check the path")
-    try:
-        with Image.open(path) as im:
-            im.load()
-            im = ImageOps.exif_transpose(im)
-            arr = _to_rgb_array(im, np)
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise ValueError(f"cannot read {str(path)!r} as an image ({type(exc).__name__}); "
-                         "pass a JPEG, PNG or other format Pillow can open") from None
-    except Image.DecompressionBombError as exc:  # not an OSError: Pillow refuses it before decoding
-        raise ValueError(f"{str(path)!r} is too large to read ({exc}); shrink it below "
-                         f"{Image.MAX_IMAGE_PIXELS:,} pixels first") from None
-    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
-
-
-def _to_rgb_array(im, np):
-    """(H, W, 3) float32 in [0, 1] from a Pillow image of any mode (see :func:`read_image`)."""
-    mode = im.mode
-    if mode in _HIGH_DEPTH:
-        grey = np.asarray(im, dtype=np.float64) / _HIGH_DEPTH[mode]
-        return np.repeat(np.clip(grey, 0, 1)[..., None], 3, axis=2).astype(np.float32)
-    if mode == "CMYK":
-        cmyk = np.asarray(im, dtype=np.float32) / 255
-        return (1 - cmyk[..., :3]) * (1 - cmyk[..., 3:4])
-    if mode == "P":
-        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-    elif mode in ("LA", "La", "PA", "RGBa", "RGBA") or "transparency" in im.info:
-        im = im.convert("RGBA")
-    elif mode != "RGB":
-        try:
-            im = im.convert("RGB")
-        except ValueError as exc:
-            raise OSError(f"mode {mode} cannot be converted to RGB ({exc})") from None
-    arr = np.asarray(im, dtype=np.float32) / 255
-    if arr.shape[-1] == 4:  # composite on white: colour * alpha + 1 * (1 - alpha)
-        alpha = arr[..., 3:4]
-        arr = arr[..., :3] * alpha + (1 - alpha)
-    return arr
 
 
 class ImageFiles(Dataset):

@@ -4,7 +4,7 @@
 "Polyak averaging was used to create the final model used at inference", or the last raw weights) and
 writes them where :func:`utils.network.shipped.load_shipped` reads them. The manifest's ``val_top1`` is
 measured by the export itself, on the file it has just written, with the protocol the manifest states
-(:func:`utils.network.shipped.protocol_input`), at an input size fixed before any photo is scored
+(:func:`utils.network.images.protocol_input`), at an input size fixed before any photo is scored
 (the training size unless the user names another; ``image_size_selected_on`` records which).
 
 A run warm-restarted from a shipped model (``train --start-from assets/googlenet_imagenette.pt``) keeps
@@ -24,16 +24,15 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..cli_checks import int_in
+from ..network.images import protocol_input, read_uint8
 from ..network.shipped import (
     AUX_PREFIXES,
     MAX_BYTES,
     SHIPPED,
     _bytes_of,
-    _read_rgb,
     averaged_weights,
     build,
     manifest_path,
-    protocol_input,
     save_file,
     sha256,
     to_fp16,
@@ -57,7 +56,7 @@ def measure_top1(model: nn.Module, files: list[Path], labels: list[int], image_s
     with tqdm(total=len(files), desc="val top-1", unit="photo", disable=not progress) as bar:
         for start in range(0, len(files), batch_size):
             chunk = files[start:start + batch_size]
-            x = torch.stack([protocol_input(_read_rgb(f), image_size, eval_crop_fraction, mean, std) for f in chunk])
+            x = torch.stack([protocol_input(read_uint8(f), image_size, eval_crop_fraction, mean, std) for f in chunk])
             target = torch.tensor(labels[start:start + batch_size])
             correct += int((model(x).argmax(1) == target).sum())
             bar.update(len(chunk))

@@ -30,9 +30,9 @@ import zlib
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ..network.images import read_uint8, square
 from ..network.shipped import save_file
 from ..paths import ROOT
 
@@ -216,30 +216,19 @@ def _files(split_dir: Path) -> tuple[list[Path], list[int]]:
 
 
 def decode_square(path: Path, size: int) -> torch.Tensor:
-    """One photo as a (3, size, size) uint8 tensor: shorter side resized (antialiased bilinear), centre square.
+    """One photo as a (3, size, size) uint8 tensor: :func:`utils.network.images.square` of the file.
 
     Raises ValueError naming the file when it cannot be decoded.
     """
-    from torchvision.io import ImageReadMode, decode_image, read_file
-
     if size < 1:
         raise ValueError(f"size must be a positive number of pixels, got {size}")
-    try:
-        img = decode_image(read_file(str(path)), mode=ImageReadMode.RGB)
-    except Exception as exc:
-        raise ValueError(f"cannot decode {path} ({exc}); delete or replace the file") from exc
-    h, w = img.shape[-2:]
-    scale = size / min(h, w)
-    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
-    out = F.interpolate(img[None].float(), size=(nh, nw), mode="bilinear", antialias=True, align_corners=False)
-    top, left = (nh - size) // 2, (nw - size) // 2
-    return out[0, :, top:top + size, left:left + size].round_().clamp_(0, 255).to(torch.uint8)
+    return square(read_uint8(path), size)
 
 
 def _cache_key(files: list[Path], size: int) -> str:
     """Keyed by each photo's class folder, name, size and time: the same photos share one cache
     whichever path reached them (``--data``, ``$GOOGLENET_DATA``, a notebook's relative path)."""
-    h = hashlib.sha256(f"v2 {size}".encode())
+    h = hashlib.sha256(f"v3 {size}".encode())  # v3: torchvision's resize and crop geometry
     for f in files:
         st = f.stat()
         h.update(f"{f.parent.name}/{f.name} {st.st_size} {st.st_mtime_ns}\n".encode())

@@ -209,8 +209,9 @@ def validation_photos(num: int | None, image_size: int, crop_fraction: float = 0
     Returns:
         ``(images, labels)``, float (N, 3, image_size, image_size) and int64 (N,), or None.
     """
+    from ..network.images import IMAGENET_MEAN, IMAGENET_STD, to_float
     from . import imagenette
-    from .data import IMAGENET_MEAN, IMAGENET_STD, CentreCrop
+    from .data import CentreCrop
 
     folder = imagenette.find(data)
     if folder is None:
@@ -229,7 +230,7 @@ def validation_photos(num: int | None, image_size: int, crop_fraction: float = 0
         pick = torch.linspace(0, len(files) - 1, num).round().long().tolist()
         raw = torch.stack([imagenette.decode_square(files[i], cache_size) for i in pick])
         labels = torch.tensor([all_labels[i] for i in pick])
-    images = torch.stack([crop(x.float() / 255) for x in raw])
+    images = torch.stack([crop(to_float(x)) for x in raw])
     return images, labels
 
 
