@@ -151,57 +151,80 @@ def where_the_time_goes(result: dict) -> list[str]:
 
 
 def to_markdown(result: dict) -> str:
+    """The whole report: its sections in order, each a list of lines (empty when there is nothing to show)."""
+    sections = (_opening, _headline, _ceiling, against_peers_markdown, _missed_targets, _inference_throughput,
+                _repeatability, _branches, _layer_kinds, _training, _photo_model, _recording, _command_line,
+                _notebooks)
+    return "\n".join(line for section in sections for line in section(result))
+
+
+def _section(title: str, *blocks: str) -> list[str]:
+    """A ``##`` heading followed by its blocks, each followed by a blank line."""
+    lines = [f"## {title}", ""]
+    for block in blocks:
+        lines += [block, ""]
+    return lines
+
+
+def _opening(result: dict) -> list[str]:
+    peak = result["theoretical_peak"]
+    return ["# Performance report", "",
+            f"CPU: {peak['model']}, {result['threads']} threads, torch {torch.__version__}. Mode: "
+            f"{'quick' if result['quick'] else 'full'}. Throughput is the best of several passes, the models "
+            "taking turns; per-layer times are medians of layers replayed alone, taking turns. Every ratio "
+            "compares two measurements from the same run.", ""]
+
+
+def _headline(result: dict) -> list[str]:
+    s = summary(result)
+    rows = [{"key": k, "value": format_value(s[k]),
+             "target": f"{TARGETS[k][1]} {TARGETS[k][0]}" if k in TARGETS else "",
+             "verdict": _verdict(k, s[k]) if k in TARGETS else ""} for k in KEYS]
+    return _section("Headline (`--json` keys)", _table(pd.DataFrame(rows)))
+
+
+def _ceiling(result: dict) -> list[str]:
+    """The best kernel against the theoretical peak, and what to make of a model that beats either."""
     s = summary(result)
     peak = result["theoretical_peak"]
-    macs = result["macs_per_image"]
     passes = result.get("best_kernel_passes") or []
     over = max(s["inference_fraction_of_best_kernel"], s["paper_inference_fraction_of_best_kernel"])
-    lines = [
-        "# Performance report",
-        "",
-        f"CPU: {peak['model']}, {result['threads']} threads, torch {torch.__version__}. Mode: "
-        f"{'quick' if result['quick'] else 'full'}. Throughput is the best of several passes, the models "
-        "taking turns; per-layer times are medians of layers replayed alone, taking turns. Every ratio "
-        "compares two measurements from the same run.",
-        "",
-        "## Headline (`--json` keys)",
-        "",
-        _table(pd.DataFrame([{"key": k, "value": format_value(s[k]),
-                              "target": f"{TARGETS[k][1]} {TARGETS[k][0]}" if k in TARGETS else "",
-                              "verdict": _verdict(k, s[k]) if k in TARGETS else ""} for k in KEYS])),
-        "",
-        "## The ceiling",
-        "",
+    blocks = [
         f"Best kernel: {s['best_kernel_gflops']:.0f} GFLOP/s, the higher of a large fp32 GEMM (torch.mm, "
         f"{s['gemm_gflops']:.0f} GFLOP/s) and a large channels-last 1x1 convolution (oneDNN, "
         f"{s['conv_gflops']:.0f} GFLOP/s). Theoretical peak: {peak['cores']} cores x {peak['lanes']} fp32 lanes x "
         f"{peak['fma_units']} FMA units x 2 FLOPs x {peak['clock_ghz']:.2f} GHz = {peak['gflops']:.0f} GFLOP/s; "
         f"the best kernel reaches {s['best_kernel_gflops'] / peak['gflops']:.0%} of it."
         + (f" The ceiling was measured before and after the models ({', '.join(f'{g:.0f}' for g in passes)} "
-           "GFLOP/s); the higher pass is used." if passes else ""),
-        "",
-        *([f"Copy bandwidth (read plus write) before and after the models: "
-           f"{', '.join(f'{g:.1f}' for g in result['copy_bandwidth_passes'])} GB/s. The network's pools, "
-           "concatenations and 1x1 convolutions are bound by memory traffic (notebook 07's roofline) and the "
-           "ceiling is not: compare two runs' fractions with their bandwidths beside them.", ""]
-          if result.get("copy_bandwidth_passes") else []),
-        *([f"A model runs above the ceiling ({over:.2f} of it): both passes of the ceiling landed in slower spells "
-           "of this shared machine than the models did, so read the fractions as upper bounds.", ""]
-          if over > 1 else []),
-        *([f"The best kernel beats that figure, so the cores ran faster than the clock the operating system "
-           f"reports: at least {s['best_kernel_gflops'] / (peak['gflops'] / peak['clock_ghz']):.2f} GHz "
-           "(a boost clock), or the lanes and FMA units assumed below are too few.", ""]
-          if s["best_kernel_gflops"] > peak["gflops"] else []),
-        *[f"- {line}" for line in peak["how"]],
-        "",
-    ]
-    lines += against_peers_markdown(result)
+           "GFLOP/s); the higher pass is used." if passes else "")]
+    if result.get("copy_bandwidth_passes"):
+        blocks.append(
+            f"Copy bandwidth (read plus write) before and after the models: "
+            f"{', '.join(f'{g:.1f}' for g in result['copy_bandwidth_passes'])} GB/s. The network's pools, "
+            "concatenations and 1x1 convolutions are bound by memory traffic (notebook 07's roofline) and the "
+            "ceiling is not: compare two runs' fractions with their bandwidths beside them.")
+    if over > 1:
+        blocks.append(
+            f"A model runs above the ceiling ({over:.2f} of it): both passes of the ceiling landed in slower spells "
+            "of this shared machine than the models did, so read the fractions as upper bounds.")
+    if s["best_kernel_gflops"] > peak["gflops"]:
+        blocks.append(
+            f"The best kernel beats that figure, so the cores ran faster than the clock the operating system "
+            f"reports: at least {s['best_kernel_gflops'] / (peak['gflops'] / peak['clock_ghz']):.2f} GHz "
+            "(a boost clock), or the lanes and FMA units assumed below are too few.")
+    blocks.append("\n".join(f"- {line}" for line in peak["how"]))
+    return _section("The ceiling", *blocks)
+
+
+def _missed_targets(result: dict) -> list[str]:
     missed = where_the_time_goes(result)
-    if missed:
-        lines += ["## Where the time goes (missed targets)", "", *missed, ""]
-    lines += [
-        "## Inference throughput",
-        "",
+    return _section("Where the time goes (missed targets)", "\n".join(missed)) if missed else []
+
+
+def _inference_throughput(result: dict) -> list[str]:
+    macs = result["macs_per_image"]
+    return _section(
+        "Inference throughput",
         "Multiply-adds per 224x224 image (utils.measuring.profiling): "
         f"torchvision variant {macs['torchvision'] / 1e9:.3f} G, "
         f"paper variant {macs['paper'] / 1e9:.3f} G (1 MAC = 2 FLOPs). torchvision: "
@@ -211,47 +234,56 @@ def to_markdown(result: dict) -> str:
         "weights reordered once per input shape). The fractions of the best kernel in the headline are at batch "
         f"{result.get('fraction_batch', 8)}; the per-layer tables below time the PyTorch path (the engine's graph "
         "has no PyTorch layers to time).",
-        "",
         _table(result["throughput"]),
-        "",
-        _table(result["speedups"]),
-        "",
-        "## Layers with identical shapes (repeatability)",
-        "",
-        _table(result["repeatability"]),
-        "",
-        "## Per-branch latency vs multiply-adds (torchvision variant, fast path, batch 8)",
-        "",
-        _table(result["branches"][["module", "branch", "ms", "macs", "gflops_per_s", "flops_per_byte",
-                                   "share_of_module_ms", "share_of_module_macs"]]),
-        "",
-        "## Per-layer kinds (fast path, batch 8)",
-        "",
-        "torchvision variant:",
-        "",
-        _table(_by_kind(result["layers"])),
-        "",
-        "paper variant:",
-        "",
-        _table(_by_kind(result["layers_paper"])),
-        "",
-        "## Training",
-        "",
-    ]
-    lines += [_training_markdown(result["training"]) if result.get("training") else "not measured", ""]
-    if result.get("photo_model"):
-        from benchmarks.photo import markdown as photo_markdown
+        _table(result["speedups"]))
 
-        lines += ["## The photo model (Imagenette)", "", photo_markdown(result["photo_model"]), ""]
+
+def _repeatability(result: dict) -> list[str]:
+    return _section("Layers with identical shapes (repeatability)", _table(result["repeatability"]))
+
+
+def _branches(result: dict) -> list[str]:
+    columns = ["module", "branch", "ms", "macs", "gflops_per_s", "flops_per_byte", "share_of_module_ms",
+               "share_of_module_macs"]
+    return _section("Per-branch latency vs multiply-adds (torchvision variant, fast path, batch 8)",
+                    _table(result["branches"][columns]))
+
+
+def _layer_kinds(result: dict) -> list[str]:
+    return _section("Per-layer kinds (fast path, batch 8)",
+                    "torchvision variant:", _table(_by_kind(result["layers"])),
+                    "paper variant:", _table(_by_kind(result["layers_paper"])))
+
+
+def _training(result: dict) -> list[str]:
+    return _section("Training", _training_markdown(result["training"]) if result.get("training") else "not measured")
+
+
+def _photo_model(result: dict) -> list[str]:
+    if not result.get("photo_model"):
+        return []
+    from benchmarks.photo import markdown as photo_markdown
+
+    return _section("The photo model (Imagenette)", photo_markdown(result["photo_model"]))
+
+
+def _recording(result: dict) -> list[str]:
     ro = result.get("recorder_overhead")
-    lines += ["## Recording activations", "",
-              f"plain {ro['plain_ms']:.1f} ms, recorded {ro['recorded_ms']:.1f} ms, overhead "
-              f"{100 * ro['overhead']:.1f}%." if ro else "not measured", ""]
-    if result.get("cli"):
-        lines += ["## Command line", "", _table(pd.DataFrame(result["cli"])), ""]
-    if result.get("notebooks"):
-        lines += ["## Notebooks in quick mode", "", _table(pd.DataFrame(result["notebooks"])), ""]
-    return "\n".join(lines)
+    return _section("Recording activations",
+                    f"plain {ro['plain_ms']:.1f} ms, recorded {ro['recorded_ms']:.1f} ms, overhead "
+                    f"{100 * ro['overhead']:.1f}%." if ro else "not measured")
+
+
+def _command_line(result: dict) -> list[str]:
+    if not result.get("cli"):
+        return []
+    return _section("Command line", _table(pd.DataFrame(result["cli"])))
+
+
+def _notebooks(result: dict) -> list[str]:
+    if not result.get("notebooks"):
+        return []
+    return _section("Notebooks in quick mode", _table(pd.DataFrame(result["notebooks"])))
 
 
 def against_peers_markdown(result: dict) -> list[str]:
