@@ -212,13 +212,16 @@ class OpenVinoInference(nn.Module):
             warnings.warn(f"OpenVINO could not run this model ({self.failed}); using the PyTorch path",
                           stacklevel=2)
             return self.fallback(x)
+        # the engine reads the input where it lies (share_inputs) and writes its output in place, instead of
+        # copying the input into a fresh tensor on every call; ``images`` stays alive until every request
+        # has finished, and the output is copied out before the next call overwrites it
         images = x.detach().contiguous().numpy()
         if len(requests) == 1:
             request = requests[0][1]
-            request.infer({0: images})
+            request.infer({0: images}, share_inputs=True, share_outputs=True)
             return torch.from_numpy(request.get_output_tensor(0).data.copy())
         for s, request in requests:  # every slice is queued before any is waited on; the streams take turns
-            request.start_async({0: images[s]})
+            request.start_async({0: images[s]}, share_inputs=True)
         for _, request in requests:
             request.wait()
         return torch.from_numpy(np.concatenate([request.get_output_tensor(0).data for _, request in requests]))
