@@ -212,6 +212,8 @@ def test_table3_summary_reads_each_row_it_names():
     ko = pr.table3_summary_ko(result)
     assert "중앙 크롭 하나로 0.0%(사진 전체를 줄이면 100.0%), 크롭 10개로 25.0%입니다(25.0포인트 높음)" in ko
     assert "반전을 빼면 크롭 10개가 0.0%, 크롭 평균 대신 최댓값을 쓰면 25.0%" in ko
+    # Table 3 (§7): 10.07 -> 9.15 -> 7.89 for 1, 10, 144 crops of one model; 7 models on one crop 8.09
+    assert "10.07% -> 9.15% -> 7.89%" in ko and "모델 7개에 크롭 하나로 8.09%" in ko
 
 
 class _SizeDetector(torch.nn.Module):

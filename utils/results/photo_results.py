@@ -380,7 +380,16 @@ def table3_summary_ko(result: dict, ensemble_label: str | None = None) -> str:
                      f"{v['err_144_nomirror_sub']:.1f}%, 크롭 최댓값은 {v['err_144_max_sub']:.1f}%입니다.")
         if "ens_err_144_sub" in v:
             parts.append(f"앙상블에 크롭 144개를 쓰면 {v['ens_err_144_sub']:.1f}%입니다.")
+    parts.append(_table3_pattern_ko())
     return " ".join(parts)
+
+
+def _table3_pattern_ko() -> str:
+    from . import paper_tables
+
+    paper = {(r.num_models, r.num_crops): r.top5_error_pct for r in paper_tables.TABLE3}
+    return (f"비교하자면 표 3의 양상(ImageNet의 top-5 오류율)은 모델 하나에 크롭 1개, 10개, 144개로 "
+            f"{paper[1, 1]}% -> {paper[1, 10]}% -> {paper[1, 144]}%, 모델 7개에 크롭 하나로 {paper[7, 1]}%입니다.")
 
 
 # ----------------------------------------------------------------------------------------------
