@@ -200,8 +200,7 @@ EXCEPTIONS: dict[str, dict[str, str]] = {
     "06_branch_activations": {"1.5": "§1's budget of 1.5 billion multiply-adds (the paper's text)",
                               "5.0": "torchvision's 3x3 branch3 share of inception (3a), hand arithmetic in the note",
                               "6.0": "torchvision's 3x3 branch3 of inception (3a) in M MACs, hand arithmetic",
-                              **{w: "a weight of the BT.601 luma formula the greyscale photos use (a constant)"
-                                 for w in ("0.299", "0.587", "0.114")}},
+                              "0.587": "the green weight of the BT.601 luma formula for greyscale (a constant)"},
     "05_detection": {"200": "§8: 200 detection classes and 200 multi-box proposals (the paper's text)",
                      "2.2": "Deep Insight's 40.2% minus GoogLeNet's 38.02% in Table 5, hand arithmetic"},
     "05_results": {"1.4": "Table 3's 8.09% minus 6.67% (seven models, 1 crop to 144 crops): hand arithmetic"},
