@@ -184,6 +184,38 @@ def export_model(run_dir: str | os.PathLike, out: str | os.PathLike = SHIPPED, d
             weights do not fit :data:`MAX_BYTES`.
     """
     run_dir, out = Path(run_dir), Path(out)
+    final = _finished_run(run_dir)
+    check_out(out, run_dir, overwrite)
+    folder = locate(data)  # before any work: a missing data set fails at once
+    state = load_checkpoint(final)
+    kept = _weights_to_ship(state, weights)
+    protocol = _protocol(state, image_size, selected_on)
+    files, labels = validation_files(folder, [str(c) for c in state["classes"]])
+    lineage = _lineage(run_dir, state, command)
+    # The file is written beside ``out`` under a temporary name, measured as read back from disk,
+    # and only then renamed: ``out`` never holds weights that its manifest does not describe.
+    tmp, man_tmp = _temporary(out), _temporary(manifest_path(out))
+    try:
+        manifest = {
+            **_write_weights(kept, tmp, out),
+            **_model_fields(state, kept),
+            **protocol,
+            **_score(state, tmp, files, labels, protocol, progress),
+            "dataset": str(state["dataset"]),
+            "weights": ("Polyak-averaged (§6), from final.pt" if weights == "polyak" else
+                        "raw SGD weights at the end of the run, from final.pt (not the Polyak average)"),
+            **lineage,
+        }
+        text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+        _replace_pair(out, tmp, man_tmp, text)
+    finally:
+        tmp.unlink(missing_ok=True)
+        man_tmp.unlink(missing_ok=True)
+    return json.loads(text)  # exactly what a reader of the file gets (tuples become lists)
+
+
+def _finished_run(run_dir: Path) -> Path:
+    """The run's ``final.pt``; a clear error when the folder or the file is missing."""
     if not run_dir.is_dir():
         raise FileNotFoundError(f"run folder {run_dir} does not exist; check the path (a run's folder holds its "
                                 "final.pt, e.g. runs/imagenette_paper_seed0)")
@@ -192,19 +224,23 @@ def export_model(run_dir: str | os.PathLike, out: str | os.PathLike = SHIPPED, d
         raise FileNotFoundError(f"no {final}: the run has not finished (only final.pt holds the finished "
                                 "Polyak average); let it finish or resume it with `python -m utils train "
                                 f"--resume --out {run_dir}`")
-    check_out(out, run_dir, overwrite)
-    folder = locate(data)  # before any work: a missing data set fails at once
-    state = load_checkpoint(final)
+    return final
+
+
+def _weights_to_ship(state: dict, weights: str) -> dict[str, torch.Tensor]:
+    """The Polyak average or the raw weights in fp16, without the auxiliary heads when they do not fit."""
     if weights not in ("polyak", "raw"):
         raise ValueError(f"weights must be 'polyak' or 'raw', got {weights!r}")
-    which = weights
-    weights = to_fp16(averaged_weights(state) if which == "polyak" else dict(state["model"]))
-    if _bytes_of(weights) > MAX_BYTES - (1 << 20):  # 1 MiB for torch.save's own bytes
+    kept = to_fp16(averaged_weights(state) if weights == "polyak" else dict(state["model"]))
+    if _bytes_of(kept) > MAX_BYTES - (1 << 20):  # 1 MiB for torch.save's own bytes
         # §5: "at inference time, these auxiliary networks are discarded"
-        weights = {k: v for k, v in weights.items() if not k.startswith(AUX_PREFIXES)}
+        kept = {k: v for k, v in kept.items() if not k.startswith(AUX_PREFIXES)}
+    return kept
 
-    classes = [str(c) for c in state["classes"]]
-    config = dict(state["config"])
+
+def _protocol(state: dict, image_size: int | None, selected_on: str | None) -> dict:
+    """The manifest's evaluation protocol: the input size (fixed before any photo is scored, and how it was
+    chosen), the normalisation and the crop, and the whole recipe in words."""
     train_size = int(state["image_size"])
     image_size = int(image_size or train_size)
     if image_size < 32:
@@ -215,85 +251,102 @@ def export_model(run_dir: str | os.PathLike, out: str | os.PathLike = SHIPPED, d
         raise ValueError(f"--image-size {image_size} differs from the training size {train_size}: say how it was "
                          "chosen with --selected-on (for example 'photos held out from training'). A size chosen "
                          "by scoring the validation photos would make val_top1 a tuned number, not a result")
-    mean, std = [float(m) for m in state["mean"]], [float(s) for s in state["std"]]
-    fraction = float(config.get("eval_crop_fraction", 0.875))
-    files, labels = validation_files(folder, classes)
-    # The file is written beside ``out`` under a temporary name, measured as read back from disk,
-    # and only then renamed: ``out`` never holds weights that its manifest does not describe.
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    man_tmp = manifest_path(out).with_name(f".{manifest_path(out).name}.{os.getpid()}.tmp")
-    try:
-        save_file(weights, tmp, shown=out)
-        size = tmp.stat().st_size
-        if size > MAX_BYTES:
-            raise ValueError(f"the fp16 weights take {size / 2**20:.1f} MiB, over the {MAX_BYTES / 2**20:.0f} "
-                             "MiB budget of a shipped file")
-        model = build(str(state["variant"]), len(classes), torch.load(tmp, map_location="cpu", weights_only=True))
-        top1 = measure_top1(model, files, labels, image_size, fraction, mean, std, progress=progress)
-        digest = sha256(tmp)
+    fraction = float(dict(state["config"]).get("eval_crop_fraction", 0.875))
+    return {
+        "image_size": image_size,
+        "train_image_size": train_size,
+        "image_size_selected_on": selected_on,
+        "mean": [float(m) for m in state["mean"]],
+        "std": [float(s) for s in state["std"]],
+        "eval_crop_fraction": fraction,
+        "eval_protocol": (f"shorter side resized to round(image_size / eval_crop_fraction) = "
+                          f"{round(image_size / fraction)} px (bilinear, antialiased), centre {image_size}x"
+                          f"{image_size} crop, (x / 255 - mean) / std, argmax over classes"),
+    }
 
-        names = dict(zip(WNIDS, NAMES, strict=True))
-        history = state.get("history") or []
-        log = run_log(run_dir)  # a warm restart's log continues the run it started from
-        prior = shipped_origin(log)
-        stages = log["stages"] if len(log["stages"]) > 1 or prior else []
-        stage_rows = [{"run": st["folder"].name, "first_epoch": st["first_epoch"],
-                       "epochs": (st["config"] or {}).get("epochs"), "lr": (st["config"] or {}).get("lr"),
-                       "seed": (st["config"] or {}).get("seed"), "recipe": st["config"]} for st in stages]
-        given = command  # the user's own command is recorded as given, never prefixed
-        if stages:
-            history = log["epochs"]
-            commands = [_train_command(st["folder"], checkpoint_of(st["folder"]) or {}) for st in stages[:-1]]
-            command = command or " && ".join([*commands, _train_command(run_dir, state)])
-        if prior:
-            history, stage_rows, rebuilt = _after_shipped(prior, history, stage_rows, command)
-            command = given or rebuilt
-        manifest = {
-            "file": out.name,
-            "sha256": digest,
-            "bytes": size,
-            "format": ("torch.save of a state dict, floating tensors in fp16; "
-                       "load with utils.network.shipped.load_shipped()"),
-            "variant": str(state["variant"]),
-            "num_classes": len(classes),
-            "classes": classes,
-            "names": [names.get(c, c) for c in classes],
-            "aux_logits": any(k.startswith(AUX_PREFIXES) for k in weights),
-            "image_size": image_size,
-            "train_image_size": train_size,
-            "image_size_selected_on": selected_on,
-            "mean": mean,
-            "std": std,
-            "eval_crop_fraction": fraction,
-            "eval_protocol": (f"shorter side resized to round(image_size / eval_crop_fraction) = "
-                              f"{round(image_size / fraction)} px (bilinear, antialiased), centre {image_size}x"
-                              f"{image_size} crop, (x / 255 - mean) / std, argmax over classes"),
-            "val_top1": top1,
-            "val_images": len(files),
-            "val_correct": round(top1 * len(files)),
-            "dataset": str(state["dataset"]),
-            "weights": ("Polyak-averaged (§6), from final.pt" if which == "polyak" else
-                        "raw SGD weights at the end of the run, from final.pt (not the Polyak average)"),
-            "command": command or _train_command(run_dir, state),
-            "recipe": config,
-            "history": [{"epoch": row.get("epoch"), "val_acc": row.get("val_acc"),
-                         "val_acc_polyak": row.get("val_acc_polyak"), "seconds": row.get("seconds"),
-                         **({"stage": row["stage"]} if stages else {})} for row in history],
-            **({"stages": stage_rows} if stage_rows else {}),
-            "training_seconds": history[-1].get("seconds") if history else None,
-        }
-        text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
-        # the weights and their manifest replace the old pair together, only when both are written
-        try:
-            man_tmp.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise OSError(exc.errno, exc.strerror or str(exc), str(manifest_path(out))) from None
-        os.replace(tmp, out)
-        os.replace(man_tmp, manifest_path(out))
-    finally:
-        tmp.unlink(missing_ok=True)
-        man_tmp.unlink(missing_ok=True)
-    return json.loads(text)  # exactly what a reader of the file gets (tuples become lists)
+
+def _lineage(run_dir: Path, state: dict, command: str | None) -> dict:
+    """How the weights were trained: the command, the recipe, the history of every stage of a warm-restarted
+    run (after those of the shipped model it started from) and the training time."""
+    config = dict(state["config"])
+    history = state.get("history") or []
+    log = run_log(run_dir)  # a warm restart's log continues the run it started from
+    prior = shipped_origin(log)
+    stages = log["stages"] if len(log["stages"]) > 1 or prior else []
+    stage_rows = [{"run": st["folder"].name, "first_epoch": st["first_epoch"],
+                   "epochs": (st["config"] or {}).get("epochs"), "lr": (st["config"] or {}).get("lr"),
+                   "seed": (st["config"] or {}).get("seed"), "recipe": st["config"]} for st in stages]
+    given = command  # the user's own command is recorded as given, never prefixed
+    if stages:
+        history = log["epochs"]
+        commands = [_train_command(st["folder"], checkpoint_of(st["folder"]) or {}) for st in stages[:-1]]
+        command = command or " && ".join([*commands, _train_command(run_dir, state)])
+    if prior:
+        history, stage_rows, rebuilt = _after_shipped(prior, history, stage_rows, command)
+        command = given or rebuilt
+    return {
+        "command": command or _train_command(run_dir, state),
+        "recipe": config,
+        "history": [{"epoch": row.get("epoch"), "val_acc": row.get("val_acc"),
+                     "val_acc_polyak": row.get("val_acc_polyak"), "seconds": row.get("seconds"),
+                     **({"stage": row["stage"]} if stages else {})} for row in history],
+        **({"stages": stage_rows} if stage_rows else {}),
+        "training_seconds": history[-1].get("seconds") if history else None,
+    }
+
+
+def _temporary(path: Path) -> Path:
+    """A hidden name beside ``path``, unique to this process."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _write_weights(weights: dict[str, torch.Tensor], tmp: Path, out: Path) -> dict:
+    """Save ``weights`` to ``tmp`` (errors name ``out``) within :data:`MAX_BYTES`; the manifest's file fields."""
+    save_file(weights, tmp, shown=out)
+    size = tmp.stat().st_size
+    if size > MAX_BYTES:
+        raise ValueError(f"the fp16 weights take {size / 2**20:.1f} MiB, over the {MAX_BYTES / 2**20:.0f} "
+                         "MiB budget of a shipped file")
+    return {
+        "file": out.name,
+        "sha256": sha256(tmp),
+        "bytes": size,
+        "format": ("torch.save of a state dict, floating tensors in fp16; "
+                   "load with utils.network.shipped.load_shipped()"),
+    }
+
+
+def _model_fields(state: dict, weights: dict[str, torch.Tensor]) -> dict:
+    """The network the file holds: variant, classes (WordNet ids and names) and whether it has aux heads."""
+    classes = [str(c) for c in state["classes"]]
+    names = dict(zip(WNIDS, NAMES, strict=True))
+    return {
+        "variant": str(state["variant"]),
+        "num_classes": len(classes),
+        "classes": classes,
+        "names": [names.get(c, c) for c in classes],
+        "aux_logits": any(k.startswith(AUX_PREFIXES) for k in weights),
+    }
+
+
+def _score(state: dict, tmp: Path, files: list[Path], labels: list[int], protocol: dict, progress: bool) -> dict:
+    """Top-1 of the weights as read back from ``tmp``, by the manifest's protocol, on every validation photo."""
+    weights = torch.load(tmp, map_location="cpu", weights_only=True)
+    model = build(str(state["variant"]), len(state["classes"]), weights)
+    top1 = measure_top1(model, files, labels, protocol["image_size"], protocol["eval_crop_fraction"],
+                        protocol["mean"], protocol["std"], progress=progress)
+    return {"val_top1": top1, "val_images": len(files), "val_correct": round(top1 * len(files))}
+
+
+def _replace_pair(out: Path, tmp: Path, man_tmp: Path, text: str) -> None:
+    """Write the manifest beside the weights, then put both in place: the old pair is replaced only when both
+    new files are written."""
+    try:
+        man_tmp.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror or str(exc), str(manifest_path(out))) from None
+    os.replace(tmp, out)
+    os.replace(man_tmp, manifest_path(out))
 
 
 # ----------------------------------------------------------------------------- command line
