@@ -143,7 +143,7 @@ def test_recorder_overhead_reports_both_timings():
 def test_load_model_pretrained_path(imagenet_file):
     model, info = load_model(imagenet_file)
     assert info["dataset"] == "imagenet" and info["variant"] == "torchvision" and len(info["classes"]) == 1000
-    assert "ImageNet" in info["weights"] and not model.training
+    assert "ImageNet" in info["source"] and not model.training
     stack = np.stack(list(image_inputs.photos(64, ["coffee", "rocket"]).values()))
     x = image_inputs.to_input(stack, info["mean"], info["std"])
     acts, logits = A.record(model, x)
@@ -155,29 +155,26 @@ def test_load_model_pretrained_path(imagenet_file):
 
 
 def test_load_model_offline_path(monkeypatch, tmp_path):
-    import utils.network.reader_model
     import utils.network.weights
-    import utils.training.cache
     import utils.training.pretrained
 
-    def fake_default_model(variant="paper", seed=0, quick=None):
-        model = googlenet(variant, num_classes=10, aux_logits=False).eval()
-        return model, {"dataset": "mnist", "classes": [str(d) for d in range(10)], "image_size": 32,
-                       "mean": (0.1307,), "std": (0.3081,), "val_accuracy": 0.5}
-
     monkeypatch.setattr(utils.network.weights, "find_imagenet_weights", lambda path=None: None)
-    monkeypatch.setattr(utils.network.reader_model, "candidates", lambda: [])  # no BVLC, no shipped model either
-    monkeypatch.setattr(utils.training.cache, "default_model", fake_default_model)
-    checkpoint = tmp_path / "final.pt"
+    monkeypatch.setattr(utils.training.pretrained, "candidates", lambda: [])  # no BVLC, no shipped model either
+    checkpoint = tmp_path / "mnist_paper_seed0" / "final.pt"
+    checkpoint.parent.mkdir()
     monkeypatch.setattr(utils.training.pretrained, "_project_checkpoint", lambda quick: checkpoint)
     # nothing on disk: a clear error, and nothing is trained
     with pytest.raises(FileNotFoundError, match="no trained GoogLeNet on disk"):
         load_model()
-    checkpoint.write_bytes(b"")
-    assert utils.training.pretrained.find_weights().kind == "project"
+    net = googlenet("paper", num_classes=10, aux_logits=True, transform_input=False).state_dict()
+    torch.save({"model": net, "averaged": {"module." + k: v for k, v in net.items()}, "variant": "paper",
+                "dataset": "mnist", "classes": [str(d) for d in range(10)], "image_size": 32, "mean": (0.1307,),
+                "std": (0.3081,), "config": {}, "history": [{"epoch": 1.0, "val_acc": 0.4, "val_acc_polyak": 0.5}]},
+               checkpoint)
+    assert utils.training.pretrained.find_weights().kind == "checkpoint"
     model, info = load_model()
     assert info["dataset"] == "mnist" and info["variant"] == "paper" and info["image_size"] == 32
-    assert "MNIST" in info["weights"].upper() and "50.0%" in info["weights"]
+    assert "MNIST" in info["source"].upper() and "50.0%" in info["source"]
     fig = draw_branches(model, np.random.default_rng(0).random((40, 50, 3)), "inception4a", info, branch=3)
     assert len([ax for ax in fig.get_axes() if ax.get_title().startswith("ch ")]) == 32
 

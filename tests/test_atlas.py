@@ -18,7 +18,7 @@ from utils.network.model import googlenet
 from utils.presentation import atlas as A
 
 SIZE = 64  # photos and input side: inception (3a) maps are 8x8 here, (4a) 4x4
-INFO = {"weights": "random weights for the test", "variant": "paper", "image_size": SIZE, "mean": IMAGENET_MEAN,
+INFO = {"source": "random weights for the test", "variant": "paper", "image_size": SIZE, "mean": IMAGENET_MEAN,
         "std": IMAGENET_STD}
 DEAD = 3  # inception3a.branch3's channel 3, silenced below
 
@@ -126,7 +126,7 @@ def test_every_channel_of_every_branch_and_reduction_has_a_card(site, model):
     assert DEAD in dead
     assert summary["modules"]["inception3a"][4]["dead"] == dead
     saved = json.loads((out / A.MARKER).read_text(encoding="utf-8"))
-    assert saved["weights"] == INFO["weights"] and saved["num_photos"] == 10
+    assert saved["weights"] == INFO["source"] and saved["num_photos"] == 10
 
 
 def test_pages_name_weights_photos_and_the_multiply_add_shares(site):

@@ -19,10 +19,10 @@ from PIL import Image  # noqa: E402
 from utils.network.arch import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 from utils.network.hooks import record_activations  # noqa: E402
 from utils.network.model import googlenet  # noqa: E402
-from utils.network.reader_model import ReaderWeights, candidates, load  # noqa: E402
 from utils.presentation import explorer as E  # noqa: E402
 from utils.results.images import fit_square, to_input  # noqa: E402
 from utils.training.imagenette import NAMES, WNIDS  # noqa: E402
+from utils.training.pretrained import Found, candidates, load  # noqa: E402
 
 INFO = {"mean": IMAGENET_MEAN, "std": IMAGENET_STD, "image_size": 64, "variant": "paper", "weights": "random"}
 DEAD = 5  # inception3a.branch1's channel 5, silenced below
@@ -149,7 +149,7 @@ def test_widgets_follow_the_choices(model, tmp_path):
 # ----------------------------------------------------------------------------- the figure with each source of weights
 @pytest.fixture(scope="module")
 def weight_files(tmp_path_factory):
-    """Random weights in the shape of each source, as utils.network.reader_model finds them."""
+    """Random weights in the shape of each source, as utils.training.pretrained finds them."""
     root = tmp_path_factory.mktemp("weights")
     torch.manual_seed(0)
     bvlc = root / "bvlc_googlenet.pt"
@@ -179,7 +179,7 @@ def test_weights_order_is_bvlc_torchvision_shipped(weight_files):
     ("shipped", "shipped Imagenette model", 128, "5x5"),
 ])
 def test_the_figure_names_its_weights_with_every_source(weight_files, kind, words, size, label3):
-    model, info = load(ReaderWeights(kind, weight_files[kind]))
+    model, info = load(Found(kind, weight_files[kind]))
     photo = np.random.default_rng(0).random((60, 90, 3)).astype(np.float32)
     fig = E.draw_branches(model, photo, "inception3a", info)
     title = _title_texts(fig)

@@ -57,13 +57,15 @@ def test_checkpoint_gives_polyak_and_raw_weights(tmp_path, monkeypatch):
     monkeypatch.setattr(P, "RUNS", tmp_path)
     raw, averaged = _write_checkpoint(tmp_path / "r_snapshots" / "snap_01.pt")
     model, meta = P.photo_model(prefer_shipped=False, run="r")
+    polyak, raw_model, both_meta = P.load_checkpoint_models(tmp_path / "r_snapshots" / "snap_01.pt")
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         assert torch.allclose(model(x), averaged.eval()(x), atol=1e-6)  # §6: the averaged model is the one used
-        assert torch.allclose(meta["raw"](x), raw.eval()(x), atol=1e-6)
-        assert not torch.allclose(model(x), meta["raw"](x))
+        assert torch.allclose(polyak(x), averaged.eval()(x), atol=1e-6)
+        assert torch.allclose(raw_model(x), raw.eval()(x), atol=1e-6)
+        assert not torch.allclose(model(x), raw_model(x))
     assert "snap_01.pt" in meta["source"] and meta["val_top1"] == 0.35 and meta["val_top1_raw"] == 0.3
-    assert meta["has_aux"] and meta["eval_crop_fraction"] == 0.875
+    assert meta["aux_logits"] and meta["eval_crop_fraction"] == 0.875 and both_meta == meta
 
 
 def test_no_model_says_how_to_train_one(tmp_path, monkeypatch):
@@ -179,9 +181,10 @@ def test_short_runs_leave_nothing_behind(tmp_path, monkeypatch):
     assert np.isfinite([r["train_loss"] for r in runs["c"]]).all()
 
 
-def test_recipe_of_reads_the_checkpoint_config_or_falls_back():
+def test_recipe_of_reads_the_description_recipe_or_falls_back():
     config = imagenette_recipe(epochs=3)
-    assert P.recipe_of({"config": asdict(config)}) == config  # tuples survive the JSON-style lists
+    assert P.recipe_of({"recipe": asdict(config)}) == config  # a checkpoint's config, tuples and all
+    assert P.recipe_of({"config": asdict(config)}) == imagenette_recipe()  # a description has no "config"
     assert P.recipe_of({"recipe": json.loads(json.dumps(asdict(config)))}) == config
     assert P.recipe_of({"recipe": "imagenette_recipe()"}) == imagenette_recipe()
 

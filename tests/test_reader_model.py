@@ -1,5 +1,6 @@
-"""Which network the reader sees (utils.network.reader_model): BVLC's weights, then torchvision's ImageNet
-weights, then the shipped Imagenette model; never a training run.
+"""Which network the reader sees (utils.training.pretrained.reader_model): BVLC's weights, then torchvision's
+ImageNet weights, then the shipped Imagenette model; never a training run. Every selector of the registry
+describes the weights it returns with the same WeightsInfo.
 
 Temporary files stand in for all three, found where the real ones are looked for ($GOOGLENET_CACHE,
 $GOOGLENET_WEIGHTS, utils.network.shipped.SHIPPED); the runs folder is an empty temporary one, and any
@@ -21,8 +22,9 @@ from PIL import Image
 import utils.network.shipped
 import utils.paths
 from utils.network.model import googlenet
-from utils.network.reader_model import candidates, reader_model
+from utils.network.weights_info import WeightsInfo
 from utils.training.imagenette import NAMES, WNIDS
+from utils.training.pretrained import candidates, reader_model
 
 
 @pytest.fixture(scope="module")
@@ -92,12 +94,12 @@ def test_order_bvlc_then_torchvision_then_shipped(files, places):
 
     model, meta = reader_model()
     assert meta["kind"] == "bvlc" and meta["variant"] == "paper" and not model.training
-    assert "BVLC" in meta["source"] and str(places["bvlc"]) in meta["source"] and meta["weights"] == meta["source"]
+    assert "BVLC" in meta["source"] and str(places["bvlc"]) in meta["source"]
     assert len(meta["classes"]) == 1000 and meta["image_size"] == 224
     # Caffe's input is x * 255 - mean (R 123, G 117, B 104); the preprocess must equal it
     x = torch.rand(2, 3, 8, 8)
     caffe = x * 255 - torch.tensor([123.0, 117.0, 104.0]).view(1, 3, 1, 1)
-    torch.testing.assert_close(meta["preprocess"](x), caffe, rtol=0, atol=1e-3)
+    torch.testing.assert_close(meta.preprocess(x), caffe, rtol=0, atol=1e-3)
 
     places["bvlc"].unlink()
     model, meta = reader_model()
@@ -108,12 +110,12 @@ def test_order_bvlc_then_torchvision_then_shipped(files, places):
     model, meta = reader_model()
     assert meta["kind"] == "shipped" and meta["variant"] == "paper" and meta["image_size"] == 112
     assert "shipped Imagenette model" in meta["source"] and "81.2%" in meta["source"]
-    assert meta["classes"] == list(NAMES) and meta["wnids"] == list(WNIDS)
+    assert meta["classes"] == tuple(WNIDS) and meta["names"] == tuple(NAMES)
     x = torch.rand(1, 3, 112, 112)
     mean, std = torch.tensor(meta["mean"]).view(1, 3, 1, 1), torch.tensor(meta["std"]).view(1, 3, 1, 1)
-    torch.testing.assert_close(meta["preprocess"](x), (x - mean) / std)
+    torch.testing.assert_close(meta.preprocess(x), (x - mean) / std)
     with torch.no_grad():
-        assert model(meta["preprocess"](x)).shape == (1, 10)
+        assert model(meta.preprocess(x)).shape == (1, 10)
 
 
 def test_arguments_replace_the_default_places(files, places):
@@ -148,10 +150,10 @@ def test_activations_use_the_same_order(files, places):
 
     _put("shipped", files, places)
     _, info = load_model()
-    assert "shipped Imagenette model" in info["weights"] and info["image_size"] == 112
+    assert "shipped Imagenette model" in info["source"] and info["image_size"] == 112
     _put("bvlc", files, places)
     _, info = load_model()
-    assert "BVLC" in info["weights"]
+    assert "BVLC" in info["source"]
 
 
 def test_activations_command_says_which_weights(files, places, tmp_path, capsys):
@@ -164,3 +166,36 @@ def test_activations_command_says_which_weights(files, places, tmp_path, capsys)
     assert main(["activations", "--image", str(image), "--module", "inception3a", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "shipped Imagenette model" in printed and out.is_file()
+
+
+def test_every_selector_describes_the_weights_with_one_type(files, places, tmp_path):
+    """The registry's entry points, and the names the notebooks call them by, return the same WeightsInfo for
+    the same weights: one shape, whichever selector chose them."""
+    from utils.results import photo_results
+    from utils.training import photo_training, pretrained
+
+    _put("shipped", files, places)
+    selectors = {"reader_model": pretrained.reader_model, "load_model": pretrained.load_model,
+                 "photo_model": pretrained.photo_model, "photo_training.photo_model": photo_training.photo_model,
+                 "photo_results.photo_model": photo_results.photo_model,
+                 "photo_results.reader_model": photo_results.reader_model}
+    infos = {name: select()[1] for name, select in selectors.items()}
+    for name, info in infos.items():
+        assert type(info) is WeightsInfo, name
+        assert info == infos["reader_model"], name
+        assert info.kind == "shipped" and info.path == places["shipped"] and info.val_top1 == 0.8123, name
+    # a checkpoint is described by the same type, with the same keys, whichever way it is loaded
+    snapshot = tmp_path / "r_snapshots" / "snap_02.pt"
+    snapshot.parent.mkdir()
+    net = googlenet("paper", num_classes=10, aux_logits=True, transform_input=False).state_dict()
+    torch.save({"model": net, "averaged": {"module." + k: v for k, v in net.items()}, "variant": "paper",
+                "dataset": "imagenette", "classes": list(WNIDS), "image_size": 112, "mean": [0.4] * 3,
+                "std": [0.2] * 3, "config": {"eval_crop_fraction": 0.8},
+                "history": [{"epoch": 2.0, "val_acc": 0.4, "val_acc_polyak": 0.5, "seconds": 9.0}]}, snapshot)
+    _, by_snapshot = photo_results.load_snapshot(snapshot)
+    _, _, by_checkpoint = photo_training.load_checkpoint_models(snapshot)
+    assert type(by_snapshot) is WeightsInfo and by_snapshot == by_checkpoint
+    assert list(by_snapshot) == list(infos["reader_model"])
+    assert (by_snapshot.kind, by_snapshot.epoch, by_snapshot.val_top1, by_snapshot.val_top1_raw) == ("checkpoint", 2,
+                                                                                                     0.5, 0.4)
+    assert by_snapshot.names == tuple(NAMES) and by_snapshot.eval_crop_fraction == 0.8

@@ -5,6 +5,7 @@ A shipped model is an fp16 state dict under ``assets/`` with a JSON manifest bes
 one protocol its ``val_top1`` was measured by (:func:`utils.network.images.protocol_input`): every
 validation photo resized (bilinear, antialiased) to ``round(image_size / eval_crop_fraction)`` pixels on
 its shorter side, the centre ``image_size`` square, normalised by ``mean`` / ``std``, argmax over ``classes``.
+The manifest is the weights' :class:`~utils.network.weights_info.WeightsInfo` written to JSON.
 
 :func:`load_shipped` reads the manifest, refuses a file whose SHA-256 differs from it, and returns
 the network in eval mode. fp16 halves the file (the 10-class paper variant has 10.3 M parameters,
@@ -24,6 +25,7 @@ import torch
 from torch import nn
 
 from ..paths import ASSETS
+from .weights_info import WeightsInfo
 
 SHIPPED = ASSETS / "googlenet_imagenette.pt"
 MAX_BYTES = 16 * 1024 * 1024  # the budget for a file kept in the repository
@@ -148,7 +150,8 @@ def load_shipped(path: str | os.PathLike | None = None) -> tuple[nn.Module, dict
             ``.json`` beside it.
 
     Returns:
-        ``(model, meta)``: ``meta`` is the manifest with ``mean``/``std`` as tuples and ``path`` added.
+        ``(model, info)``: ``info`` is the manifest as a :class:`~utils.network.weights_info.WeightsInfo`
+        (:func:`describe`), which also says where the file is.
 
     Raises:
         FileNotFoundError: the file or its manifest is missing (the message says how to get them).
@@ -187,5 +190,17 @@ def load_shipped(path: str | os.PathLike | None = None) -> tuple[nn.Module, dict
         raise ValueError(f"{path} holds NaN or infinite weights ({', '.join(bad[:3])}"
                          f"{f' +{len(bad) - 3} more' if len(bad) > 3 else ''}); {how}")
     model = build(meta["variant"], int(meta["num_classes"]), weights)
-    meta = {**meta, "mean": tuple(meta["mean"]), "std": tuple(meta["std"]), "path": path}
-    return model, meta
+    return model, describe(meta, path)
+
+
+def describe(manifest: dict, path: Path) -> WeightsInfo:
+    """The manifest of the shipped file at ``path`` as its :class:`~utils.network.weights_info.WeightsInfo`."""
+    try:
+        return WeightsInfo.from_json(
+            manifest, kind="shipped", path=path, name=f"shipped model ({path.parent.name}/)",
+            source=(f"the shipped Imagenette model, {manifest['variant']} variant trained by this project on "
+                    f"{manifest['num_classes']} ImageNet classes (val top-1 "
+                    + (f"{manifest['val_top1']:.1%}" if manifest.get("val_top1") is not None else "not measured")
+                    + f" at {manifest['image_size']} px; {path.name})"))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"manifest {manifest_path(path)}: {exc}") from None

@@ -25,7 +25,8 @@ class WeightsUnavailable(RuntimeError):
     """ImageNet weights are neither on disk nor downloadable; the message says what to do."""
 
 
-def _imagenet_weights():
+def torchvision_weights():
+    """torchvision's record of its ImageNet GoogLeNet weights (``GoogLeNet_Weights.IMAGENET1K_V1``)."""
     from torchvision.models import GoogLeNet_Weights
 
     return GoogLeNet_Weights.IMAGENET1K_V1
@@ -33,12 +34,12 @@ def _imagenet_weights():
 
 def imagenet_categories() -> list[str]:
     """The 1000 ImageNet class names in torchvision's order (shipped with torchvision, offline)."""
-    return list(_imagenet_weights().meta["categories"])
+    return list(torchvision_weights().meta["categories"])
 
 
 def torchvision_cache_path() -> Path:
     """Where torchvision's weights API keeps the ImageNet GoogLeNet file once downloaded."""
-    url = _imagenet_weights().url
+    url = torchvision_weights().url
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
 
 
@@ -126,14 +127,14 @@ def imagenet_state_dict(path: str | os.PathLike | None = None, download: bool = 
         return read_state_dict(found)
     if download:
         try:
-            return _imagenet_weights().get_state_dict(progress=True, check_hash=True)
+            return torchvision_weights().get_state_dict(progress=True, check_hash=True)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     else:
         reason = "download disabled"
     raise WeightsUnavailable(
         f"ImageNet weights for GoogLeNet are not on this machine and could not be downloaded ({reason}); "
-        f"put {os.path.basename(_imagenet_weights().url)} in {torchvision_cache_path().parent} "
+        f"put {os.path.basename(torchvision_weights().url)} in {torchvision_cache_path().parent} "
         "or pass its path (or set GOOGLENET_WEIGHTS)")
 
 

@@ -35,7 +35,7 @@ def _cli(args: argparse.Namespace) -> int:
     model, info = load_model(args.weights)
     fig = draw_branches(model, image, args.module, info, args.branch, k=args.channels, fit=args.fit)
     fig.savefig(out, dpi=90)
-    print(f"wrote {out} ({info['weights']}; input {info['image_size']} px, {args.fit})")
+    print(f"wrote {out} ({info['source']}; input {info['image_size']} px, {args.fit})")
     return 0
 
 

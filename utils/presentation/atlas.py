@@ -11,7 +11,7 @@ every channel with
 
 and, for every branch, its share of the module's multiply-adds (:func:`utils.measuring.profiling.layer_costs`).
 OpenAI's Microscope showed the same kind of pages for InceptionV1 online; this writes them offline, for
-whichever network :func:`utils.network.reader_model.reader_model` finds (BVLC's weights first).
+whichever network :func:`utils.training.pretrained.reader_model` finds (BVLC's weights first).
 
 One recorded pass: each batch of photos runs together with its desaturated copy, the forward pass stops
 after the last module asked for, and per channel only running sums and the top photos are kept. The
@@ -269,8 +269,8 @@ def write_atlas(model: nn.Module, info: dict, photos: torch.Tensor, out: str | P
     """Record ``photos`` and write the atlas into ``out`` (which must be new, empty, or an earlier atlas).
 
     Args:
-        info: the model's description (:func:`utils.network.reader_model.reader_model`): ``weights`` or
-            ``source``, ``variant``, ``image_size``, ``mean``, ``std``.
+        info: the model's description (a :class:`~utils.network.weights_info.WeightsInfo`, or a mapping with its
+            ``source``, ``variant``, ``image_size``, ``mean``, ``std``).
         photos: uint8 (N, 3, S, S) at the model's input size.
         photos_text: one line saying which photos these are (printed on every page).
 
@@ -284,7 +284,7 @@ def write_atlas(model: nn.Module, info: dict, photos: torch.Tensor, out: str | P
     names = [lay.name for m in modules for lay in layers[m]]
     stats = record_atlas(model, photos, names, info["mean"], info["std"], top, batch_size, progress)
     costs = _costs(info.get("variant", "paper"), int(info["image_size"]))
-    weights = info.get("weights") or info.get("source", "?")
+    weights = info.get("source") or "?"
     about = (f"<p><b>Weights:</b> {html.escape(weights)}<br><b>Photos:</b> {html.escape(photos_text)} "
              f"({len(photos)} photos at {photos.shape[-1]} px, each with a desaturated copy for the colour "
              f"measure)</p>")
@@ -405,7 +405,7 @@ def atlas_photos(image_size: int, num: int | None = None, data=None, progress: b
 
 def book_atlas(out: Path, quick: bool = False, progress: bool = True) -> dict | None:
     """The inception (3a) pages of the atlas for the book; ``None`` (and a line saying why) without photos."""
-    from ..network.reader_model import reader_model
+    from ..training.pretrained import reader_model
 
     model, info = reader_model()
     try:

@@ -59,8 +59,8 @@ def draw_branches(model: nn.Module, image: np.ndarray, module: str, info: dict, 
         image: the photo (H, W, 3) in [0, 1], any shape; ``fit`` says how it becomes the square input.
         branch: 1..4 for one branch (its ``k`` strongest channels, default 32), None for the four side
             by side (``k`` each, default 8).
-        info: the model's description (:func:`utils.network.reader_model.reader_model`): ``weights``
-            (or ``source``), ``variant``, ``image_size``, ``mean``, ``std``.
+        info: the model's description (a :class:`~utils.network.weights_info.WeightsInfo`, or a mapping with its
+            ``source``, ``variant``, ``image_size``, ``mean``, ``std``).
     """
     from . import viz
 
@@ -79,7 +79,7 @@ def draw_branches(model: nn.Module, image: np.ndarray, module: str, info: dict, 
         silent += [(label, c) for c in panels[label][1] if float(maps[c].max()) <= 0]
     size = int(info["image_size"])
     what = f"{module}, all four branches" if branch is None else f"{module}.{next(iter(panels))}"
-    weights = info.get("weights") or info.get("source", "?")
+    weights = info.get("source") or "?"
     title = (f"{what}: strongest channels by mean activation; input {size}x{size} px\nweights: {weights}")
     return viz.activation_figure(image, square, region, panels, title, fit=fit, silent=silent,
                                  ncols=4 if branch is None else 8)

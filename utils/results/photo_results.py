@@ -2,8 +2,10 @@
 notebooks 05 (§7, Table 3) and 06 (§4's branches) measure with them.
 
 * :func:`photo_model` is the network trained on Imagenette's photos (the shipped model, else the
-  newest checkpoint of the training run, as :mod:`utils.training.photo_training` finds it); :func:`snapshots`
-  lists a run's snapshots for a snapshot ensemble.
+  newest checkpoint of the training run), :func:`reader_model` the one notebook 06 looks inside and
+  :func:`load_snapshot` one checkpoint, each with its :class:`~utils.network.weights_info.WeightsInfo`
+  (all three from the registry, :mod:`utils.training.pretrained`); :func:`snapshots` lists a run's snapshots
+  for a snapshot ensemble.
 * :func:`validation_photos` decodes Imagenette's validation photos (all, or a seeded subset) and
   never downloads: without the photos it raises FileNotFoundError saying how to get them.
 * :func:`table3_photos` is Table 3's experiment on them (1, 10, 144 crops; mirrors; mean vs max;
@@ -29,6 +31,7 @@ from ..network.images import protocol_input, to_float
 from ..paths import RUNS
 from ..training import imagenette
 from ..training.photo_training import RUN_NAME as RUN  # the training run the shipped model comes from
+from ..training.pretrained import load_snapshot, photo_model, reader_model  # noqa: F401  (the notebooks' names)
 from ..training.runs import snapshots as run_snapshots
 
 GET_PHOTOS = ("Imagenette's photos are not on this machine. `python -m utils train --dataset imagenette` downloads "
@@ -46,86 +49,6 @@ def snapshots(run: str = RUN, runs: Path | None = None) -> dict[int, Path]:
     """End-of-epoch snapshots of the training run ``run`` under ``runs`` (default ``RUNS``): epoch -> path
     (:func:`utils.training.runs.snapshots`)."""
     return run_snapshots(Path(runs or RUNS) / run)
-
-
-def _names(classes: Sequence[str]) -> list[str]:
-    lookup = dict(zip(imagenette.WNIDS, imagenette.NAMES, strict=True))
-    return [lookup.get(c, c) for c in classes]
-
-
-def load_snapshot(path: str | Path, weights: str = "averaged") -> tuple[nn.Module, dict]:
-    """A training checkpoint as a model in eval mode and its description.
-
-    Args:
-        weights: ``"averaged"`` (the Polyak average, §6's inference model) or ``"model"`` (raw).
-
-    Returns:
-        ``(model, meta)``; meta has source, epoch, variant, classes (WordNet ids), names,
-        image_size, mean, std, val_top1 (the run's own validation accuracy after that epoch).
-    """
-    from ..network.model import googlenet
-
-    if weights not in ("averaged", "model"):
-        raise ValueError(f"weights must be 'averaged' or 'model', got {weights!r}")
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no snapshot at {path}; train with `python -m utils train --dataset imagenette`")
-    from ..training.checkpoint import load_checkpoint
-
-    state = load_checkpoint(path)  # a clear error for junk, truncated or non-finite files
-    missing = [k for k in (weights, "variant", "classes", "image_size", "mean", "std")
-               if not isinstance(state, dict) or k not in state]
-    if missing:
-        raise ValueError(f"{path} is not a training checkpoint with {weights} weights (it lacks {', '.join(missing)}); "
-                         "pass a snapshot or final.pt that `python -m utils train` wrote")
-    sd = state[weights]
-    if weights == "averaged":  # torch.optim.swa_utils.AveragedModel's keys
-        sd = {k.removeprefix("module."): v for k, v in sd.items() if k != "n_averaged"}
-    model = googlenet(state["variant"], num_classes=len(state["classes"]), aux_logits=True, transform_input=False)
-    model.load_state_dict(sd)
-    last = state["history"][-1] if state.get("history") else {}
-    acc = last.get("val_acc_polyak") if weights == "averaged" else last.get("val_acc")
-    epoch = int(round(last.get("epoch", state.get("epoch", 0))))
-    return model.eval(), {
-        "source": f"snapshot after epoch {epoch} of runs/{path.parent.name} ({weights} weights)",
-        "epoch": epoch, "variant": state["variant"], "classes": list(state["classes"]),
-        "names": _names(state["classes"]), "image_size": int(state["image_size"]),
-        "mean": tuple(state["mean"]), "std": tuple(state["std"]), "val_top1": acc, "path": path}
-
-
-def photo_model(run: str = RUN) -> tuple[nn.Module, dict]:
-    """The paper variant trained on Imagenette: :func:`utils.training.photo_training.photo_model` (the shipped
-    model when it is there, else the newest checkpoint of ``run``), with the classes' readable
-    ``names``. ``meta["source"]`` says which.
-
-    Raises:
-        FileNotFoundError: neither exists; the message says how to train one.
-    """
-    from ..training.photo_training import photo_model as trained_model
-
-    model, meta = trained_model(run=run)
-    return model, {**meta, "names": meta.get("names") or _names(meta["classes"])}
-
-
-def reader_model() -> tuple[nn.Module, dict]:
-    """The network notebook 06 looks inside: :func:`utils.network.reader_model.reader_model` (BVLC's weights,
-    else torchvision's ImageNet weights, else the shipped Imagenette model).
-
-    Returns:
-        ``(model, info)``; info has source, dataset, variant, classes (readable names), image_size,
-        mean, std and val_top1 (None when unknown).
-    """
-    from ..network.reader_model import reader_model as found_reader
-
-    model, meta = found_reader()
-    meta = {**meta, "val_top1": meta.get("val_top1", (meta.get("manifest") or {}).get("val_top1"))}
-    classes = list(meta.get("names") or meta["classes"])
-    if set(classes) <= set(imagenette.WNIDS):
-        classes = _names(classes)
-    return model.eval(), {"source": meta.get("source") or meta.get("weights", "?"),
-                          "dataset": meta.get("dataset", "imagenette"), "variant": meta.get("variant", "paper"),
-                          "classes": classes, "image_size": int(meta["image_size"]), "mean": tuple(meta["mean"]),
-                          "std": tuple(meta["std"]), "val_top1": meta.get("val_top1")}
 
 
 def ensemble_epochs(available: Sequence[int], count: int = 3, gap: int = 2) -> list[int]:

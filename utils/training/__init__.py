@@ -2,5 +2,6 @@
 :mod:`.imagenette`), the loop (:mod:`.loop`), checkpoints and run folders (:mod:`.checkpoint`,
 :mod:`.runs`), the command line (:mod:`.train`), the notebooks' shared MNIST model (:mod:`.cache`),
 the photo model's training record (:mod:`.photo_training`), shipping a finished run (:mod:`.export`) and the
-network the ``activations`` command inspects, whose last resort is a training run (:mod:`.pretrained`).
+registry that finds and loads trained weights for every notebook and command, whose last resort is a training
+run (:mod:`.pretrained`).
 """

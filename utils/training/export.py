@@ -9,6 +9,7 @@ measured by the export itself, on the file it has just written, with the protoco
 
 A run warm-restarted from a shipped model (``train --start-from assets/googlenet_imagenette.pt``) keeps
 that model's training history: the export lists the earlier stages first, from the shipped manifest.
+The manifest is the weights' :class:`~utils.network.weights_info.WeightsInfo` written to JSON.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from ..network.shipped import (
     sha256,
     to_fp16,
 )
+from ..network.weights_info import WeightsInfo
 from ..paths import ROOT
 from .checkpoint import load_checkpoint
 from .imagenette import NAMES, WNIDS, locate
@@ -206,7 +208,7 @@ def export_model(run_dir: str | os.PathLike, out: str | os.PathLike = SHIPPED, d
                         "raw SGD weights at the end of the run, from final.pt (not the Polyak average)"),
             **lineage,
         }
-        text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+        text = WeightsInfo.from_json(manifest).to_json()  # the manifest is the weights' description
         _replace_pair(out, tmp, man_tmp, text)
     finally:
         tmp.unlink(missing_ok=True)

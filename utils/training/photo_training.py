@@ -1,11 +1,11 @@
 """§5-§6 on photographs: the Imagenette model the notebooks study, its training log, and its auxiliary heads.
 
 Notebooks 02 and 04 show trained results on real photos (Imagenette, :mod:`utils.training.imagenette`). They
-read the network from, in order, the shipped model (``utils.network.shipped.load_shipped``: ``assets/`` plus
-its JSON manifest, which carries the training curve) and else the newest checkpoint of the training
-run under ``runs/`` (``final.pt``, a per-epoch snapshot, or ``last.pt``); ``meta["source"]`` says
-which. Photos are read only from disk here, never downloaded: a notebook in quick mode must not
-fetch 340 MB, so when they are missing it prints :func:`photos_missing` and carries on.
+read the network with :func:`photo_model` (:func:`utils.training.pretrained.photo_model`): the shipped model
+(``assets/`` plus its JSON manifest, which carries the training curve), else the newest checkpoint of the
+training run under ``runs/`` (``final.pt``, a per-epoch snapshot, or ``last.pt``; :func:`run_checkpoints`);
+its description's ``name`` says which. Photos are read only from disk here, never downloaded: a notebook in
+quick mode must not fetch 340 MB, so when they are missing it prints :func:`photos_missing` and carries on.
 
 What the auxiliary classifiers do (§5) is measured two ways: the top-1 accuracy of each head on the
 validation photos (:func:`head_accuracies`) and the gradient each loss sends to the early layers
@@ -22,7 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..network.weights_info import WeightsInfo
 from ..paths import RUNS
+from .pretrained import photo_model  # noqa: F401  (the notebooks' name for the registry's entry point)
 from .runs import run_log, snapshots
 
 # The run the shipped model comes from: a 10-epoch warm restart of a 15-epoch run (the manifest's
@@ -52,81 +54,31 @@ def run_checkpoints(run: str = RUN_NAME, runs: Path | None = None) -> list[Path]
     return [p for p in ordered if p.is_file()]
 
 
-def load_checkpoint_models(path: str | Path) -> tuple[nn.Module, nn.Module, dict]:
-    """``(polyak, raw, meta)`` from a training checkpoint: the Polyak-averaged weights (§6's final
-    model) and the raw SGD weights, both in eval mode with their auxiliary heads, and the metadata."""
-    from .checkpoint import checkpoint_config, load_checkpoint
-    from .loop import checkpoint_model
+def load_checkpoint_models(path: str | Path) -> tuple[nn.Module, nn.Module, WeightsInfo]:
+    """``(polyak, raw, info)`` from a training checkpoint: the Polyak-averaged weights (§6's final
+    model) and the raw SGD weights, both in eval mode with their auxiliary heads, and the averaged
+    weights' description (:func:`utils.training.pretrained.from_checkpoint`)."""
+    from .checkpoint import load_checkpoint
+    from .pretrained import from_checkpoint
 
     state = load_checkpoint(path)
-    config = checkpoint_config(state)
-    raw = checkpoint_model(state, "model")
-    averaged = checkpoint_model(state, "averaged")
-    history = list(state.get("history") or [])
-    last = history[-1] if history else {}
-    meta = {"source": f"checkpoint {_relative(path)}", "checkpoint": Path(path), "dataset": state["dataset"],
-            "variant": state["variant"], "classes": list(state["classes"]), "image_size": state["image_size"],
-            "mean": tuple(state["mean"]), "std": tuple(state["std"]), "config": state["config"],
-            "history": history, "epoch": state.get("epoch"), "step": state.get("step"),
-            "val_top1": last.get("val_acc_polyak"), "val_top1_raw": last.get("val_acc"),
-            "eval_crop_fraction": config.eval_crop_fraction, "has_aux": True}
-    return averaged, raw, meta
-
-
-def _relative(path) -> str:
-    path = Path(path).resolve()
-    try:
-        return path.relative_to(RUNS.resolve().parent).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def photo_model(prefer_shipped: bool = True, run: str = RUN_NAME) -> tuple[nn.Module, dict]:
-    """The trained Imagenette network in eval mode, and where it came from.
-
-    The shipped model when its files are present, otherwise the newest
-    checkpoint of ``run`` (:func:`run_checkpoints`). ``meta["source"]`` names the one used;
-    ``meta["raw"]`` holds the raw (not averaged) weights when a checkpoint has them, else None.
-
-    Raises:
-        FileNotFoundError: neither is there, with the command that trains the model.
-    """
-    if prefer_shipped:
-        from ..network.shipped import load_shipped
-
-        try:
-            model, meta = load_shipped()
-        except FileNotFoundError:
-            pass
-        else:
-            meta = dict(meta)
-            meta.setdefault("source", "shipped model (assets/)")
-            meta.setdefault("raw", None)
-            meta.setdefault("has_aux", getattr(model, "aux1", None) is not None)
-            return model.eval(), meta
-    found = run_checkpoints(run)
-    if not found:
-        raise FileNotFoundError(f"no trained Imagenette model: neither the shipped model in assets/ nor a "
-                                f"checkpoint under {RUNS / run}; train one with `{TRAIN_COMMANDS[0]}` (about an "
-                                f"hour on 2 CPU cores), then `{TRAIN_COMMANDS[1]}` (40 minutes more), "
-                                f"`{TRAIN_COMMANDS[2]}` and `{TRAIN_COMMANDS[3]}` (40 minutes more)")
-    polyak_model, raw, meta = load_checkpoint_models(found[0])
-    meta["raw"] = raw
-    return polyak_model, meta
+    averaged, info = from_checkpoint(state, path, "averaged")
+    raw, _ = from_checkpoint(state, path, "model")
+    return averaged, raw, info
 
 
 def recipe_of(meta: dict):
-    """The :class:`~utils.training.recipe.TrainConfig` the model was trained with: the checkpoint's config or the
-    manifest's recipe when it is a dict of TrainConfig fields, else :func:`utils.training.recipe.imagenette_recipe`."""
+    """The :class:`~utils.training.recipe.TrainConfig` the model was trained with: its description's ``recipe``
+    (the checkpoint's config, the manifest's recipe) when it is a dict of TrainConfig fields, else
+    :func:`utils.training.recipe.imagenette_recipe`."""
     from .recipe import config_from_dict, imagenette_recipe
 
-    for key in ("config", "recipe"):
-        given = meta.get(key)
-        if isinstance(given, dict) and given:
-            try:
-                return config_from_dict(given)
-            except ValueError:  # a recipe in another form (the manifest's words): not a TrainConfig
-                continue
+    given = meta.get("recipe")
+    if isinstance(given, dict) and given:
+        try:
+            return config_from_dict(given)
+        except ValueError:  # a recipe in another form (the manifest's words): not a TrainConfig
+            pass
     return imagenette_recipe()
 
 
