@@ -11,9 +11,9 @@ comes from those files. The manifest's ``val_top1`` may be measured at a larger 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from utils.network.weights_info import WeightsInfo
 from utils.paths import ASSETS, RUNS
 from utils.training.runs import run_log
 
@@ -38,7 +38,7 @@ def run(manifest: Path = ASSETS / "googlenet_imagenette.json", runs: Path = RUNS
     """The shipped model's numbers and every Imagenette run's curve found under ``runs``."""
     out: dict = {"target": TARGET, "shipped": None, "runs": []}
     if manifest.is_file():
-        m = json.loads(manifest.read_text())
+        m = WeightsInfo.from_json(manifest.read_text(encoding="utf-8"))
         out["shipped"] = {"variant": m["variant"], "image_size": m["image_size"], "val_top1": m["val_top1"],
                           "val_images": m["val_images"], "weights": m["weights"], "command": m["command"],
                           "training_seconds": m.get("training_seconds"),

@@ -151,11 +151,3 @@ def pretrained_googlenet(path: str | os.PathLike | None = None, aux_logits: bool
         model.aux1 = model.aux2 = None
         model.aux_logits = False
     return model.eval()
-
-
-def load_checkpoint_model(path: str | os.PathLike, variant: str, num_classes: int,
-                          aux_logits: bool = True) -> GoogLeNet:
-    """Build ``googlenet(variant, num_classes, aux_logits)`` and load a weights file into it."""
-    model = googlenet(variant, num_classes=num_classes, aux_logits=aux_logits)
-    load_into(model, read_state_dict(path), source=str(path))
-    return model
