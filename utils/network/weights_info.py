@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from .arch import IMAGENET_MEAN, IMAGENET_STD
 from .images import normalise
 
 # Where a description's weights were found: not what the weights are, so never written to a manifest.
@@ -51,8 +52,8 @@ class WeightsInfo(Mapping):
     image_size: int = 224
     train_image_size: int | None = None
     image_size_selected_on: str | None = None
-    mean: tuple[float, ...] = (0.485, 0.456, 0.406)
-    std: tuple[float, ...] = (0.229, 0.224, 0.225)
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
     eval_crop_fraction: float = 0.875
     eval_protocol: str | None = None  # the preprocessing and the scoring, in words
     # the accuracy measured by that protocol
