@@ -23,6 +23,9 @@ from utils.measuring.timing import interleaved, time_call
 
 BATCH_SIZES = (1, 8, 32)
 QUICK_BATCH_SIZES = (1, 8)
+# untimed running of each model just before its timed pass: long enough for a batch-1 pass to run
+# several times (8-15 ms each here), so that the previous model's spinning threads have gone quiet
+SETTLE_S = 0.05
 MAX_RELATIVE_ERROR = 1e-5  # the project's engine against the plain model's logits
 INPUT_SIZE = 224  # Table 1: 224x224 receptive field
 
@@ -108,13 +111,16 @@ def build_models(variant: str = "torchvision") -> dict[str, nn.Module]:
 
 
 def throughput(models: dict[str, nn.Module], batch_sizes=BATCH_SIZES, repeats: int = 5,
-               warmup: int = 2, progress: bool = True) -> pd.DataFrame:
+               warmup: int = 2, settle: float = SETTLE_S, progress: bool = True) -> pd.DataFrame:
     """Images per second of each model at each batch size (best of ``repeats`` forward passes).
 
-    At each batch size the models take turns, one forward pass each per round, so that a burst
-    of load from other processes is shared between them instead of landing on one. The best
-    time, not the median, is kept: on a shared CPU the fastest pass is the one least disturbed
-    by other work, which is what a comparison of two models needs.
+    At each batch size the models take turns, so that a burst of load from other processes is
+    shared between them instead of landing on one. Each turn first runs the model untimed for
+    ``settle`` seconds (at least one pass): the engines keep thread pools that spin for a while after
+    a call, and without the settle each model would be timed while its predecessor's threads still
+    held the cores (:func:`utils.measuring.timing.interleaved`). The best time, not the median, is
+    kept: on a shared CPU the fastest pass is the one least disturbed by other work, which is what a
+    comparison of two models needs.
     """
     from tqdm.auto import tqdm
 
@@ -123,7 +129,7 @@ def throughput(models: dict[str, nn.Module], batch_sizes=BATCH_SIZES, repeats: i
         x = _inputs(batch)
         with torch.no_grad():
             times = interleaved({name: (lambda m=m, x=x: m(x)) for name, m in models.items()},
-                                repeats=repeats, warmup=warmup)
+                                repeats=repeats, warmup=warmup, settle=settle)
         for name, t in times.items():
             seconds = min(t)
             rows.append({"model": name, "batch": batch, "ms_per_batch": 1e3 * seconds,
@@ -374,54 +380,84 @@ def run(quick: bool = False, progress: bool = True) -> dict:
 
     Returns a dict of DataFrames and numbers; see :mod:`benchmarks.report` for how it is shown.
     Quick mode times batches 1 and 8 only, with fewer repeats, and leaves out the plain paper network.
+    The steps, in order: the ceiling, the contenders and their outputs, their throughput between two
+    passes of the ceiling, the ratios the report heads with, and the layers one by one.
     """
-    from . import peers as peer_engines
     from .machine import theoretical_peak
+    from .peers import Peer
 
-    repeats = 3 if quick else 10
     batches = QUICK_BATCH_SIZES if quick else BATCH_SIZES
-    result: dict = {"threads": torch.get_num_threads(), "quick": quick, "theoretical_peak": theoretical_peak(),
-                    "load_average": [_load()]}
+    result: dict = {"threads": torch.get_num_threads(), "quick": quick, "settle_s": SETTLE_S,
+                    "theoretical_peak": theoretical_peak(), "load_average": [_load()]}
     kernels = best_kernel_gflops(quick)
-    result.update(matmul_peak_gflops=kernels["gemm"], conv_peak_gflops=kernels["conv"],
-                  best_kernel_gflops=kernels["best"])
+    _set_ceiling(result, kernels)
+    models, plain = contenders(quick)
+    result["engine_versions"] = {m.engine: m.version for m in models.values() if isinstance(m, Peer)}
+    result["output_errors"] = output_errors(models, plain, (1, 8) if quick else batches)
+    tp = _timed(result, models, batches, quick, progress)
+    # the ceiling again, after the models: on a shared machine one pass can land in a slow spell, and a
+    # ceiling measured low would put the models above it; the higher of the two passes is the ceiling
+    again = best_kernel_gflops(quick)
+    result["best_kernel_passes"] = [kernels["best"], again["best"]]
+    _set_ceiling(result, {k: max(kernels[k], again[k]) for k in kernels})
+    _ratios(result, tp, batches, with_paper_plain="project paper (plain)" in models)
+    _layers(result, models, tp, quick)
+    return result
+
+
+def contenders(quick: bool = False) -> tuple[dict[str, nn.Module], dict[str, nn.Module]]:
+    """``(models, plain)``: every model the report times, by name, and each variant's plain network (the
+    reference their outputs are compared with). Both variants' fast and PyTorch paths, torchvision's
+    model, the plain torchvision variant (and the plain paper variant, not in quick mode), and every
+    installed peer engine (:mod:`benchmarks.peers`) on each variant's export."""
+    from . import peers as peer_engines
+
     models = build_models("torchvision")
     paper = build_models("paper")
     models["project paper (fast)"] = paper["project paper (fast)"]
     models["project paper (PyTorch path)"] = paper["project paper (PyTorch path)"]
     if not quick:
         models["project paper (plain)"] = paper["project paper (plain)"]
-    for variant, plain in (("torchvision", models["project torchvision (plain)"]),
-                           ("paper", paper["project paper (plain)"])):
-        for engine, peer in peer_engines.build(plain).items():
+    plain = {"torchvision": models["project torchvision (plain)"], "paper": paper["project paper (plain)"]}
+    for variant, network in plain.items():
+        for engine, peer in peer_engines.build(network).items():
             models[f"{engine} {variant}"] = peer
-    result["engine_versions"] = {p.engine: p.version for p in models.values() if isinstance(p, peer_engines.Peer)}
-    result["output_errors"] = output_errors(models, {"torchvision": models["project torchvision (plain)"],
-                                                     "paper": paper["project paper (plain)"]},
-                                            (1, 8) if quick else batches)
+    return models, plain
+
+
+def _set_ceiling(result: dict, kernels: dict[str, float]) -> None:
+    result.update(matmul_peak_gflops=kernels["gemm"], conv_peak_gflops=kernels["conv"],
+                  best_kernel_gflops=kernels["best"])
+
+
+def _timed(result: dict, models: dict[str, nn.Module], batches, quick: bool, progress: bool) -> pd.DataFrame:
+    """The throughput table (:func:`throughput`), with the load average and the copy bandwidth around it."""
     copy_mb = 64 if quick else 256
     bandwidth_before = memory_bandwidth_gbs(copy_mb, repeats=3)
-    tp = throughput(models, batches, repeats=repeats, warmup=1 if quick else 2, progress=progress)
+    tp = throughput(models, batches, repeats=3 if quick else 10, warmup=1 if quick else 2, progress=progress)
     result["throughput"] = tp
     result["load_average"].append(_load())
     # the memory system's speed around the models: the network's pools, concatenations and 1x1
     # convolutions are bound by it, the ceiling is not, so it is what two runs' fractions differ by
     result["copy_bandwidth_passes"] = [bandwidth_before, memory_bandwidth_gbs(copy_mb, repeats=3)]
-    # the ceiling again, after the models: on a shared machine one pass can land in a slow spell, and a
-    # ceiling measured low would put the models above it; the higher of the two passes is the ceiling
-    again = best_kernel_gflops(quick)
-    result["best_kernel_passes"] = [kernels["best"], again["best"]]
-    kernels = {k: max(kernels[k], again[k]) for k in kernels}
-    result.update(matmul_peak_gflops=kernels["gemm"], conv_peak_gflops=kernels["conv"],
-                  best_kernel_gflops=kernels["best"])
+    return tp
+
+
+def _images_per_s(tp: pd.DataFrame, model: str, batch: int) -> float:
+    return float(tp[(tp["model"] == model) & (tp["batch"] == batch)]["images_per_s"].iloc[0])
+
+
+def _ratios(result: dict, tp: pd.DataFrame, batches, with_paper_plain: bool) -> None:
+    """GFLOP/s and the fraction of the ceiling per row of ``tp``; the speedups over torchvision's model and
+    the plain network; the comparison with the peer engines (:func:`against_peers`)."""
     macs = {"torchvision": network_macs("torchvision"), "paper": network_macs("paper")}
     result["macs_per_image"] = macs
     tp["gflops_per_s"] = [2 * macs["paper" if "paper" in m else "torchvision"] * ips / 1e9
                           for m, ips in zip(tp["model"], tp["images_per_s"], strict=True)]
-    tp["fraction_of_best_kernel"] = tp["gflops_per_s"] / kernels["best"]
+    tp["fraction_of_best_kernel"] = tp["gflops_per_s"] / result["best_kernel_gflops"]
 
     def ips(model: str, batch: int) -> float:
-        return float(tp[(tp["model"] == model) & (tp["batch"] == batch)]["images_per_s"].iloc[0])
+        return _images_per_s(tp, model, batch)
 
     def fraction(model: str) -> float:  # at the largest batch, where the engines come closest to the ceiling
         return float(tp[(tp["model"] == model) & (tp["batch"] == max(batches))]["fraction_of_best_kernel"].iloc[0])
@@ -431,7 +467,7 @@ def run(quick: bool = False, progress: bool = True) -> dict:
         "fast_vs_torchvision": ips("project torchvision (fast)", b) / ips("torchvision", b),
         "plain_vs_torchvision": ips("project torchvision (plain)", b) / ips("torchvision", b),
         "paper_fast_vs_paper_plain": (ips("project paper (fast)", b) / ips("project paper (plain)", b)
-                                      if "project paper (plain)" in models else float("nan")),
+                                      if with_paper_plain else float("nan")),
     } for b in batches])
     result["speedups"] = speedups
     result["inference_speedup_vs_torchvision"] = float(
@@ -445,7 +481,12 @@ def run(quick: bool = False, progress: bool = True) -> dict:
         result[f"{prefix}peer_ratios"] = ratios
         result[f"{prefix}inference_speedup_vs_best_peer"] = (
             float(ratios["project_vs_best_peer"].min()) if len(ratios) else float("nan"))
-    # the layers are timed on the PyTorch path: the engine's graph has no PyTorch layers to time
+
+
+def _layers(result: dict, models: dict[str, nn.Module], tp: pd.DataFrame, quick: bool) -> None:
+    """Every layer timed alone at batch 8 (both variants), grouped by branch, and the repeatability of
+    layers that Table 1 makes identical. The layers are timed on the PyTorch path: the engine's graph
+    has no PyTorch layers to time."""
     layer_repeats = 5 if quick else 9
     roof = layer_roofline(models["project torchvision (PyTorch path)"], "torchvision", batch=8,
                           repeats=layer_repeats)
@@ -456,8 +497,7 @@ def run(quick: bool = False, progress: bool = True) -> dict:
     result["per_layer_repeatability"] = float(rep["ratio"].max())
     # how much of a whole forward pass the layers timed alone account for (the rest: concatenations,
     # and what a layer costs when its input is not in cache)
-    forward_ms = 1e3 / ips("project torchvision (PyTorch path)", 8) * 8
+    forward_ms = 1e3 / _images_per_s(tp, "project torchvision (PyTorch path)", 8) * 8
     result["layer_sum_over_forward"] = float(roof["ms"].sum() / forward_ms)
-    paper_roof = layer_roofline(models["project paper (PyTorch path)"], "paper", batch=8, repeats=layer_repeats)
-    result["layers_paper"] = paper_roof
-    return result
+    result["layers_paper"] = layer_roofline(models["project paper (PyTorch path)"], "paper", batch=8,
+                                            repeats=layer_repeats)

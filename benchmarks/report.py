@@ -171,8 +171,17 @@ def _opening(result: dict) -> list[str]:
     return ["# Performance report", "",
             f"CPU: {peak['model']}, {result['threads']} threads, torch {torch.__version__}. Mode: "
             f"{'quick' if result['quick'] else 'full'}. Throughput is the best of several passes, the models "
-            "taking turns; per-layer times are medians of layers replayed alone, taking turns. Every ratio "
-            "compares two measurements from the same run.", ""]
+            f"taking turns{_settled(result)}; per-layer times are medians of layers replayed alone, taking turns. "
+            "Every ratio compares two measurements from the same run.", ""]
+
+
+def _settled(result: dict) -> str:
+    """How each model's turn starts, in words ("" for a result measured without a settle)."""
+    settle = result.get("settle_s") or 0
+    if not settle:
+        return ""
+    return (f", each turn opening with {1e3 * settle:.0f} ms of untimed passes of the same model (its thread pool "
+            "awake, the previous model's gone quiet: a pool that still spins takes the cores from the next model)")
 
 
 def _headline(result: dict) -> list[str]:
@@ -299,8 +308,8 @@ def against_peers_markdown(result: dict) -> list[str]:
         "float32, compiled once per batch shape, a batch split into slices taken in turn by one single-threaded "
         "stream per core) beside the engines a reader would pick, each with its defaults on the same exported "
         f"graph (batch size free) and the machine's {result['threads']} threads: {versions}. All take turns in "
-        "each round (best of the rounds). `project_vs_best_peer` is the best peer's time over the project's: "
-        "at 1 or above the project is at least as fast.",
+        f"each round (best of the rounds{_settled(result)}). `project_vs_best_peer` is the best peer's time over "
+        "the project's: at 1 or above the project is at least as fast.",
         "",
     ]
     if load:

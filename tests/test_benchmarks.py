@@ -38,6 +38,40 @@ def test_the_timing_harness_interleaves_and_takes_the_median():
         time_call(lambda: None, repeats=0)
 
 
+def test_settle_calls_each_candidate_untimed_just_before_its_timed_call():
+    from utils.measuring.timing import interleaved
+
+    clock = {"t": 0.0}
+    calls = []
+    # "a" is slow on its first call of a turn (the other candidate's threads still hold the cores) and
+    # fast after; the settled time must be the fast one, and each turn's untimed calls last >= settle
+    state = {"last": None}
+
+    def fn(name):
+        def call():
+            calls.append(name)
+            clock["t"] += 4.0 if state["last"] != name else 1.0
+            state["last"] = name
+        return call
+
+    times = interleaved({"a": fn("a"), "b": fn("b")}, repeats=2, warmup=0, settle=2.5, clock=lambda: clock["t"])
+    # per turn: one slow untimed call (4 s >= settle), then the timed one
+    assert calls == ["a", "a", "b", "b"] * 2
+    assert times == {"a": [1.0, 1.0], "b": [1.0, 1.0]}
+    unsettled = interleaved({"a": fn("a"), "b": fn("b")}, repeats=2, warmup=0, clock=lambda: clock["t"])
+    assert unsettled == {"a": [4.0, 4.0], "b": [4.0, 4.0]}
+    count = {"q": 0}
+
+    def quick():  # 1 s per call: settling 2.5 s takes three untimed calls, then the timed one
+        clock["t"] += 1.0
+        count["q"] += 1
+
+    interleaved({"q": quick}, repeats=1, warmup=0, settle=2.5, clock=lambda: clock["t"])
+    assert count["q"] == 4
+    with pytest.raises(ValueError, match="settle"):
+        interleaved({"q": quick}, settle=-1)
+
+
 def test_theoretical_peak_is_the_product_of_its_factors():
     from benchmarks.machine import theoretical_peak
 

@@ -9,7 +9,12 @@ project is measured the same way:
 * the candidates take turns, one call each per round, so a burst of load from another process
   lands on all of them instead of on one;
 * each call is timed on its own, and the caller chooses the statistic: the median for a typical
-  time, the minimum for the least disturbed one (other processes only ever add time).
+  time, the minimum for the least disturbed one (other processes only ever add time);
+* candidates that keep their own thread pools (ONNX Runtime, OpenVINO, PyTorch's OpenMP) can ask for a
+  ``settle``: untimed calls of the same candidate just before its timed one. A pool keeps its threads
+  spinning for a while after a call, and on a small machine those threads take the cores from whichever
+  candidate runs next; on 2 cores this slowed every engine at batch 1 by 10-40%, the more so the busier
+  its predecessor's pool. A user runs one engine at a time, so the settled time is the one they see.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ def num_threads(threads: int | None) -> Iterator[None]:
 
 
 def interleaved(fns: dict[str, Callable[[], object]], repeats: int = 5, warmup: int = 1,
-                min_run_time: float = 0.0, threads: int | None = None,
+                min_run_time: float = 0.0, threads: int | None = None, settle: float = 0.0,
                 clock: Callable[[], float] = time.perf_counter) -> dict[str, list[float]]:
     """Seconds of every call of each function, the functions taking turns.
 
@@ -49,12 +54,17 @@ def interleaved(fns: dict[str, Callable[[], object]], repeats: int = 5, warmup: 
         warmup: untimed rounds first.
         min_run_time: keep adding rounds until this many seconds were timed in all.
         threads: run with this many intra-op threads (``None``: leave torch's setting alone).
+        settle: before each timed call, call the same function untimed until this many seconds have
+            passed (at least once when positive), so that the previous candidate's threads have gone
+            quiet and this one's are awake; 0 (default): no untimed calls between rounds.
 
     Returns:
         name -> list of per-call seconds, one per round.
     """
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
+    if settle < 0:
+        raise ValueError(f"settle must be at least 0 seconds, got {settle}")
     if not fns:
         raise ValueError("nothing to time: pass at least one function")
     times: dict[str, list[float]] = {name: [] for name in fns}
@@ -65,6 +75,11 @@ def interleaved(fns: dict[str, Callable[[], object]], repeats: int = 5, warmup: 
         spent, rounds = 0.0, 0
         while rounds < repeats or spent < min_run_time:
             for name, fn in fns.items():
+                if settle > 0:
+                    start = clock()
+                    fn()
+                    while clock() - start < settle:
+                        fn()
                 t0 = clock()
                 fn()
                 dt = clock() - t0
