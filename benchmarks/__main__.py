@@ -1,7 +1,8 @@
-"""``python -m benchmarks [--quick] [--json FILE] [--out REPORT.md] [--notebooks]``.
+"""``python -m benchmarks [--quick] [--json FILE] [--out REPORT.md] [--notebooks] [--evaluation]``.
 
 Measures the machine's best kernel, inference, training and LRN's share of it, the activation
-recorder, the command line (not in quick mode) and optionally every notebook, all in one process,
+recorder, the command line (not in quick mode) and optionally every notebook and notebook 05's full
+evaluation (:mod:`benchmarks.evaluation`), all in one process,
 and writes a Markdown report; ``--json`` writes the headline keys (:data:`benchmarks.report.KEYS`).
 """
 
@@ -14,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import extras, inference, photo, report
+from . import evaluation, extras, inference, photo, report
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "REPORT.md"
 # A quick run's report goes beside the full one instead of over it (the full report is the committed one).
@@ -28,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None,
                    help=f"Markdown report (default {DEFAULT_OUT.name}, or {QUICK_OUT.name} with --quick)")
     p.add_argument("--notebooks", action="store_true", help="also time every notebook in quick mode (slow)")
+    p.add_argument("--evaluation", action="store_true",
+                   help="also time notebook 05's full evaluation on Imagenette's photos (about 10 min; needs them)")
     p.add_argument("--no-cli", action="store_true", help="skip timing `python -m utils table1/profile`")
     return p
 
@@ -49,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         result["cli"] = extras.cli_wall_time()
     if args.notebooks:
         result["notebooks"] = extras.notebook_times()
+    if args.evaluation:
+        result["evaluation"] = evaluation.run()
     result["seconds"] = time.perf_counter() - t0
     _write(args.out, report.to_markdown(result))
     if args.json is not None:

@@ -153,8 +153,8 @@ def where_the_time_goes(result: dict) -> list[str]:
 def to_markdown(result: dict) -> str:
     """The whole report: its sections in order, each a list of lines (empty when there is nothing to show)."""
     sections = (_opening, _headline, _ceiling, against_peers_markdown, _missed_targets, _inference_throughput,
-                _repeatability, _branches, _layer_kinds, _training, _photo_model, _recording, _command_line,
-                _notebooks)
+                _repeatability, _branches, _layer_kinds, _training, _photo_model, _evaluation, _recording,
+                _command_line, _notebooks)
     return "\n".join(line for section in sections for line in section(result))
 
 
@@ -281,6 +281,14 @@ def _recording(result: dict) -> list[str]:
     return _section("Recording activations",
                     f"plain {ro['plain_ms']:.1f} ms, recorded {ro['recorded_ms']:.1f} ms, overhead "
                     f"{100 * ro['overhead']:.1f}%." if ro else "not measured")
+
+
+def _evaluation(result: dict) -> list[str]:
+    if not result.get("evaluation"):
+        return []
+    from .evaluation import markdown
+
+    return _section("Notebook 05's full evaluation, timed", markdown(result["evaluation"]))
 
 
 def _command_line(result: dict) -> list[str]:

@@ -337,3 +337,24 @@ def test_the_lrn_share_is_the_median_of_its_runs(monkeypatch):
     got = training.lrn_share_runs(runs=3)
     assert got["lrn_share"] == 0.09 and got["lrn_share_spread"] == (0.07, 0.13)
     assert got["lrn_share_runs"] == [0.07, 0.09, 0.13]
+
+
+def test_the_evaluation_benchmark_times_notebook_05s_protocol_on_the_photos_it_finds(tmp_path):
+    from benchmarks import evaluation
+    from tests.test_photo_results import _fake_imagenette
+
+    root = _fake_imagenette(tmp_path / "inet", per_class=1)  # 10 validation photos
+    result = evaluation.run(num_models=2, num_144=3, data=root, progress=False)
+    assert (result["photos"], result["photos_144"], result["models"]) == (10, 3, 2)
+    seconds = result["seconds"]
+    # every model scored every scheme, 144 crops only on the subset
+    assert sorted(seconds["model"].unique()) == [0, 1] and len(seconds) == 8
+    assert set(seconds[seconds.scheme == "144"]["photos"]) == {3}
+    assert set(seconds[seconds.scheme == "10"]["photos"]) == {10}
+    assert result["evaluate_s"] >= seconds["seconds"].sum() > 0 and result["read_s"] > 0
+    md = evaluation.markdown(result)
+    assert "10 validation photos" in md and "3 of them with 144 crops" in md and "| 144 |" in md
+    md = report.to_markdown({**_fake_result(), "evaluation": result})
+    assert "## Notebook 05's full evaluation, timed" in md
+    missing = evaluation.run(num_models=1, data=tmp_path / "nowhere", progress=False)
+    assert "Imagenette" in missing["skipped"] and "Not measured" in evaluation.markdown(missing)
