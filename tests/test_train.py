@@ -276,6 +276,25 @@ def test_the_notebooks_cache_refuses_a_model_trained_another_way(tmp_path, monke
         utils.training.cache.default_model("paper", quick=True)
 
 
+def test_the_notebooks_model_is_described_by_the_registry(tmp_path, monkeypatch):
+    import utils.training.cache
+    from utils.network.weights_info import WeightsInfo
+
+    monkeypatch.setattr(utils.training.cache, "RUNS", tmp_path)
+    monkeypatch.setattr(utils.training.cache, "quick_config", lambda seed=0: TINY)
+    folder = utils.training.cache.cache_folder("paper", 0, quick=True)
+    tiny = tiny_data()
+    digits = DataBundle("mnist", tiny.train, tiny.val, [str(d) for d in range(10)], 32, (0.5,), (0.5,))
+    train(TINY, "paper", out=folder, data=digits, progress=False)
+    model, info = utils.training.cache.default_model("paper", quick=True)
+    last = load_checkpoint(folder / "final.pt")["history"][-1]
+    assert isinstance(info, WeightsInfo) and info.kind == "checkpoint" and not model.training
+    assert info.path == folder / "final.pt" and info.dataset == "mnist" and info.variant == "paper"
+    assert info.val_top1 == last["val_acc_polyak"] and info.val_top1_raw == last["val_acc"]
+    assert info.image_size == 32 and info.mean == info.std == (0.5,)
+    assert info.classes == info.names == tuple(str(d) for d in range(10))
+
+
 def test_a_warm_restart_starts_from_the_weights_and_records_where_they_came_from(tmp_path):
     data = tiny_data()
     first = train(TINY, "paper", out=tmp_path / "first", data=data, progress=False)

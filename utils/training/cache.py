@@ -14,9 +14,11 @@ from pathlib import Path
 from filelock import FileLock
 from torch import nn
 
+from ..network.weights_info import WeightsInfo
 from ..paths import RUNS, quick_mode
 from .checkpoint import load_checkpoint
-from .loop import checkpoint_model, resume_conflicts, train
+from .loop import resume_conflicts, train
+from .pretrained import from_checkpoint
 from .recipe import TrainConfig, mnist_recipe
 
 CACHE_LOCK = "training.lock"  # waited on by notebooks; the run's own lock (utils.training.runs) never waits
@@ -59,8 +61,8 @@ def _fit(config: TrainConfig, variant: str, out: Path) -> None:
     train(config, variant, "mnist", out, resume=resume, progress=True)
 
 
-def default_model(variant: str = "paper", seed: int = 0, quick: bool | None = None) -> tuple[nn.Module, dict]:
-    """The MNIST GoogLeNet the notebooks share, in eval mode, with its metadata.
+def default_model(variant: str = "paper", seed: int = 0, quick: bool | None = None) -> tuple[nn.Module, WeightsInfo]:
+    """The MNIST GoogLeNet the notebooks share, in eval mode, with its description.
 
     Loads ``RUNS/mnist_{variant}_seed{seed}/final.pt`` (``..._quick/final.pt`` in quick mode); if it
     is missing, trains it first (:func:`utils.training.recipe.mnist_recipe`, or the short recipe of
@@ -69,8 +71,10 @@ def default_model(variant: str = "paper", seed: int = 0, quick: bool | None = No
     Returns the Polyak-averaged weights (§6: the averaged model is the one used at inference).
 
     Returns:
-        ``(model, meta)``; meta has dataset, classes, image_size, mean, std, val_accuracy,
-        val_accuracy_raw, variant, checkpoint.
+        ``(model, info)``; ``info`` is the checkpoint's :class:`~utils.network.weights_info.WeightsInfo` as the
+        registry describes it (:func:`utils.training.pretrained.from_checkpoint`): ``info.path`` is the
+        checkpoint, ``info.val_top1`` the averaged weights' validation accuracy after the last epoch and
+        ``info.val_top1_raw`` the raw weights'.
 
     Raises:
         ValueError: the cached checkpoint was trained on other data, another variant or another
@@ -89,10 +93,4 @@ def default_model(variant: str = "paper", seed: int = 0, quick: bool | None = No
         raise ValueError(f"{path} is not the notebooks' model ({'; '.join(diffs)}); it was trained some "
                          f"other way. Move {out} elsewhere (keep it if you want it) and run again: the "
                          "model is then trained with the notebooks' recipe")
-    model = checkpoint_model(state, "averaged")
-    last = state["history"][-1] if state["history"] else {}
-    meta = {"dataset": state["dataset"], "classes": list(state["classes"]), "image_size": state["image_size"],
-            "mean": tuple(state["mean"]), "std": tuple(state["std"]), "variant": state["variant"],
-            "val_accuracy": last.get("val_acc_polyak"), "val_accuracy_raw": last.get("val_acc"),
-            "checkpoint": path}
-    return model, meta
+    return from_checkpoint(state, path, "averaged")
