@@ -46,7 +46,7 @@ def test_a_checkpoint_with_a_nan_inside_a_tensor_is_refused(tmp_path):
 
 
 def test_load_snapshot_on_junk_says_what_it_is(tmp_path):
-    from utils.results.photo_results import load_snapshot
+    from utils.training.pretrained import load_snapshot
 
     junk = tmp_path / "snap_01.pt"
     junk.write_bytes(b"not a checkpoint at all")

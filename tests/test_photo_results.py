@@ -16,6 +16,7 @@ from utils.network.model import googlenet
 from utils.results import photo_results as pr
 from utils.results.evaluate import table3_from_probabilities
 from utils.training import imagenette
+from utils.training.pretrained import load_snapshot
 
 
 @pytest.fixture(scope="module")
@@ -41,16 +42,16 @@ def test_snapshots_are_found_by_epoch_and_load_with_either_weights(tmp_path, sma
     (folder / "notes.pt").write_text("not a snapshot")
     found = pr.snapshots(runs=tmp_path)
     assert sorted(found) == [1, 3]
-    model, meta = pr.load_snapshot(found[3])
+    model, meta = load_snapshot(found[3])
     w = small_net.conv1.conv.weight
     assert torch.equal(model.conv1.conv.weight, w + 1.0)  # the averaged weights, prefix removed
     assert meta["epoch"] == 3 and meta["val_top1"] == pytest.approx(0.8)
     assert meta["names"][0] == "tench" and meta["image_size"] == 112 and "epoch 3" in meta["source"]
-    raw, raw_meta = pr.load_snapshot(found[3], weights="model")
+    raw, raw_meta = load_snapshot(found[3], weights="model")
     assert torch.equal(raw.conv1.conv.weight, w) and raw_meta["val_top1"] == pytest.approx(0.79)
     assert pr.snapshots(runs=tmp_path / "nowhere") == {}
     with pytest.raises(FileNotFoundError, match="train"):
-        pr.load_snapshot(folder / "snap_09.pt")
+        load_snapshot(folder / "snap_09.pt")
 
 
 def test_ensemble_epochs_take_the_last_and_every_second_before_it():

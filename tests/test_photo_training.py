@@ -13,7 +13,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from utils.network.images import IMAGENET_MEAN, IMAGENET_STD
 from utils.network.model import googlenet
-from utils.training import imagenette
+from utils.training import imagenette, pretrained
 from utils.training import photo_training as P
 from utils.training.checkpoint import save_checkpoint
 from utils.training.data import DataBundle, TensorImages
@@ -56,7 +56,7 @@ def test_checkpoints_are_ordered_final_then_newest_snapshot_then_last(tmp_path):
 def test_checkpoint_gives_polyak_and_raw_weights(tmp_path, monkeypatch):
     monkeypatch.setattr(P, "RUNS", tmp_path)
     raw, averaged = _write_checkpoint(tmp_path / "r_snapshots" / "snap_01.pt")
-    model, meta = P.photo_model(prefer_shipped=False, run="r")
+    model, meta = pretrained.photo_model(prefer_shipped=False, run="r")
     polyak, raw_model, both_meta = P.load_checkpoint_models(tmp_path / "r_snapshots" / "snap_01.pt")
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
@@ -71,7 +71,7 @@ def test_checkpoint_gives_polyak_and_raw_weights(tmp_path, monkeypatch):
 def test_no_model_says_how_to_train_one(tmp_path, monkeypatch):
     monkeypatch.setattr(P, "RUNS", tmp_path)
     with pytest.raises(FileNotFoundError, match="python -m utils train --dataset imagenette"):
-        P.photo_model(prefer_shipped=False, run="r")
+        pretrained.photo_model(prefer_shipped=False, run="r")
 
 
 def test_training_log_reads_the_run_folder_and_falls_back_to_the_manifest(tmp_path, monkeypatch):

@@ -169,16 +169,13 @@ def test_activations_command_says_which_weights(files, places, tmp_path, capsys)
 
 
 def test_every_selector_describes_the_weights_with_one_type(files, places, tmp_path):
-    """The registry's entry points, and the names the notebooks call them by, return the same WeightsInfo for
-    the same weights: one shape, whichever selector chose them."""
-    from utils.results import photo_results
+    """The registry's entry points return the same WeightsInfo for the same weights: one shape, whichever
+    selector chose them."""
     from utils.training import photo_training, pretrained
 
     _put("shipped", files, places)
     selectors = {"reader_model": pretrained.reader_model, "load_model": pretrained.load_model,
-                 "photo_model": pretrained.photo_model, "photo_training.photo_model": photo_training.photo_model,
-                 "photo_results.photo_model": photo_results.photo_model,
-                 "photo_results.reader_model": photo_results.reader_model}
+                 "photo_model": pretrained.photo_model}
     infos = {name: select()[1] for name, select in selectors.items()}
     for name, info in infos.items():
         assert type(info) is WeightsInfo, name
@@ -192,7 +189,7 @@ def test_every_selector_describes_the_weights_with_one_type(files, places, tmp_p
                 "dataset": "imagenette", "classes": list(WNIDS), "image_size": 112, "mean": [0.4] * 3,
                 "std": [0.2] * 3, "config": {"eval_crop_fraction": 0.8},
                 "history": [{"epoch": 2.0, "val_acc": 0.4, "val_acc_polyak": 0.5, "seconds": 9.0}]}, snapshot)
-    _, by_snapshot = photo_results.load_snapshot(snapshot)
+    _, by_snapshot = pretrained.load_snapshot(snapshot)
     _, _, by_checkpoint = photo_training.load_checkpoint_models(snapshot)
     assert type(by_snapshot) is WeightsInfo and by_snapshot == by_checkpoint
     assert list(by_snapshot) == list(infos["reader_model"])

@@ -1,11 +1,12 @@
 """Trained results on real photographs: the Imagenette model, its validation photos, and what
 notebooks 05 (§7, Table 3) and 06 (§4's branches) measure with them.
 
-* :func:`photo_model` is the network trained on Imagenette's photos (the shipped model, else the
-  newest checkpoint of the training run), :func:`reader_model` the one notebook 06 looks inside and
-  :func:`load_snapshot` one checkpoint, each with its :class:`~utils.network.weights_info.WeightsInfo`
-  (all three from the registry, :mod:`utils.training.pretrained`); :func:`snapshots` lists a run's snapshots
-  for a snapshot ensemble.
+* The networks measured here come from the registry, :mod:`utils.training.pretrained`:
+  :func:`~utils.training.pretrained.photo_model` (trained on Imagenette's photos: the shipped model, else the
+  newest checkpoint of the training run), :func:`~utils.training.pretrained.reader_model` (the one notebook 06
+  looks inside) and :func:`~utils.training.pretrained.load_snapshot` (one checkpoint), each with its
+  :class:`~utils.network.weights_info.WeightsInfo`; :func:`snapshots` lists a run's snapshots for a snapshot
+  ensemble.
 * :func:`validation_photos` decodes Imagenette's validation photos (all, or a seeded subset) and
   never downloads: without the photos it raises FileNotFoundError saying how to get them.
 * :func:`table3_photos` is Table 3's experiment on them (1, 10, 144 crops; mirrors; mean vs max;
@@ -31,7 +32,6 @@ from ..network.images import protocol_input, to_float
 from ..paths import RUNS
 from ..training import imagenette
 from ..training.photo_training import RUN_NAME as RUN  # the training run the shipped model comes from
-from ..training.pretrained import load_snapshot, photo_model, reader_model  # noqa: F401  (the notebooks' names)
 from ..training.runs import snapshots as run_snapshots
 
 GET_PHOTOS = ("Imagenette's photos are not on this machine. `python -m utils train --dataset imagenette` downloads "

@@ -1,7 +1,7 @@
 """§5-§6 on photographs: the Imagenette model the notebooks study, its training log, and its auxiliary heads.
 
 Notebooks 02 and 04 show trained results on real photos (Imagenette, :mod:`utils.training.imagenette`). They
-read the network with :func:`photo_model` (:func:`utils.training.pretrained.photo_model`): the shipped model
+read the network with the registry's :func:`utils.training.pretrained.photo_model`: the shipped model
 (``assets/`` plus its JSON manifest, which carries the training curve), else the newest checkpoint of the
 training run under ``runs/`` (``final.pt``, a per-epoch snapshot, or ``last.pt``; :func:`run_checkpoints`);
 its description's ``name`` says which. Photos are read only from disk here, never downloaded: a notebook in
@@ -24,7 +24,6 @@ from torch import nn
 
 from ..network.weights_info import WeightsInfo
 from ..paths import RUNS
-from .pretrained import photo_model  # noqa: F401  (the notebooks' name for the registry's entry point)
 from .runs import run_log, snapshots
 
 # The run the shipped model comes from: a 10-epoch warm restart of a 15-epoch run (the manifest's
