@@ -17,6 +17,7 @@ from utils.results import photo_results as pr
 from utils.results.evaluate import table3_from_probabilities
 from utils.training import imagenette
 from utils.training.pretrained import load_snapshot
+from utils.training.runs import snapshots
 
 
 @pytest.fixture(scope="module")
@@ -35,12 +36,12 @@ def _save_snapshot(path, net, epoch, acc):
 
 
 def test_snapshots_are_found_by_epoch_and_load_with_either_weights(tmp_path, small_net):
-    folder = tmp_path / f"{pr.RUN}_snapshots"
+    folder = tmp_path / "r_snapshots"
     folder.mkdir()
     for epoch in (1, 3):
         _save_snapshot(folder / f"snap_{epoch:02d}.pt", small_net, epoch, 0.5 + epoch / 10)
     (folder / "notes.pt").write_text("not a snapshot")
-    found = pr.snapshots(runs=tmp_path)
+    found = snapshots(tmp_path / "r")
     assert sorted(found) == [1, 3]
     model, meta = load_snapshot(found[3])
     w = small_net.conv1.conv.weight
@@ -49,7 +50,7 @@ def test_snapshots_are_found_by_epoch_and_load_with_either_weights(tmp_path, sma
     assert meta["names"][0] == "tench" and meta["image_size"] == 112 and "epoch 3" in meta["source"]
     raw, raw_meta = load_snapshot(found[3], weights="model")
     assert torch.equal(raw.conv1.conv.weight, w) and raw_meta["val_top1"] == pytest.approx(0.79)
-    assert pr.snapshots(runs=tmp_path / "nowhere") == {}
+    assert snapshots(tmp_path / "nowhere") == {}
     with pytest.raises(FileNotFoundError, match="train"):
         load_snapshot(folder / "snap_09.pt")
 

@@ -1,12 +1,12 @@
 """Trained results on real photographs: the Imagenette model, its validation photos, and what
 notebooks 05 (§7, Table 3) and 06 (§4's branches) measure with them.
 
-* The networks measured here come from the registry, :mod:`utils.training.pretrained`:
+* The networks notebooks 05 and 06 measure come from the registry, :mod:`utils.training.pretrained`:
   :func:`~utils.training.pretrained.photo_model` (trained on Imagenette's photos: the shipped model, else the
   newest checkpoint of the training run), :func:`~utils.training.pretrained.reader_model` (the one notebook 06
   looks inside) and :func:`~utils.training.pretrained.load_snapshot` (one checkpoint), each with its
-  :class:`~utils.network.weights_info.WeightsInfo`; :func:`snapshots` lists a run's snapshots for a snapshot
-  ensemble.
+  :class:`~utils.network.weights_info.WeightsInfo`; :func:`ensemble_epochs` picks a snapshot ensemble from
+  the snapshots of one run (:func:`utils.training.runs.snapshots` lists them).
 * :func:`validation_photos` decodes Imagenette's validation photos (all, or a seeded subset) and
   never downloads: without the photos it raises FileNotFoundError saying how to get them.
 * :func:`table3_photos` is Table 3's experiment on them (1, 10, 144 crops; mirrors; mean vs max;
@@ -29,10 +29,7 @@ from torch import nn
 
 from ..network.hooks import BRANCH_LABELS, BRANCHES, branch_names, record_activations
 from ..network.images import protocol_input, to_float
-from ..paths import RUNS
 from ..training import imagenette
-from ..training.photo_training import RUN_NAME as RUN  # the training run the shipped model comes from
-from ..training.runs import snapshots as run_snapshots
 
 GET_PHOTOS = ("Imagenette's photos are not on this machine. `python -m utils train --dataset imagenette` downloads "
               "them (about 340 MB into ~/.cache/googlenet-companion); or pass a folder with train/ and val/ "
@@ -42,13 +39,7 @@ LUMA = (0.299, 0.587, 0.114)
 
 
 # ----------------------------------------------------------------------------------------------
-# the model
-
-
-def snapshots(run: str = RUN, runs: Path | None = None) -> dict[int, Path]:
-    """End-of-epoch snapshots of the training run ``run`` under ``runs`` (default ``RUNS``): epoch -> path
-    (:func:`utils.training.runs.snapshots`)."""
-    return run_snapshots(Path(runs or RUNS) / run)
+# the snapshot ensemble
 
 
 def ensemble_epochs(available: Sequence[int], count: int = 3, gap: int = 2) -> list[int]:
