@@ -22,7 +22,7 @@ import pytest
 import torch
 from PIL import Image
 
-from utils.network.images import IMAGENET_MEAN, IMAGENET_STD
+from utils.network.arch import IMAGENET_MEAN, IMAGENET_STD
 from utils.paths import ROOT
 from utils.training import imagenette as inet
 from utils.training.data import imagenette

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from utils.network import images
+from utils.network.arch import IMAGENET_MEAN, IMAGENET_STD
 
 
 def _coordinates(h: int, w: int) -> torch.Tensor:
@@ -99,7 +100,7 @@ def test_normalise_per_channel_and_grey():
     assert out[:, 0, 0].tolist() == [0.0, 1.0, 1.0]
     grey = images.normalise(torch.full((1, 2, 2), 0.3), (0.1,), (0.2,))
     assert grey.shape == (3, 2, 2) and torch.allclose(grey, torch.ones(3, 2, 2))
-    batch = images.normalise(torch.zeros(2, 3, 4, 4), images.IMAGENET_MEAN, images.IMAGENET_STD)
+    batch = images.normalise(torch.zeros(2, 3, 4, 4), IMAGENET_MEAN, IMAGENET_STD)
     assert batch.shape == (2, 3, 4, 4) and batch[1, 2, 0, 0].item() == pytest.approx(-0.406 / 0.225)
 
 

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from torch.optim.swa_utils import AveragedModel
 
-from utils.network.images import IMAGENET_MEAN, IMAGENET_STD
+from utils.network.arch import IMAGENET_MEAN, IMAGENET_STD
 from utils.network.model import googlenet
 from utils.training import imagenette, pretrained
 from utils.training import photo_training as P

@@ -20,10 +20,8 @@ import numpy as np
 import torch
 from torchvision.transforms.v2 import functional as TF
 
-from .arch import IMAGENET_MEAN, IMAGENET_STD
-
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "IMAGE_SUFFIXES", "read_image", "read_uint8", "as_image", "to_float",
-           "to_uint8", "resize", "resize_shorter", "centre_crop", "normalise", "square", "protocol_input"]
+__all__ = ["IMAGE_SUFFIXES", "read_image", "read_uint8", "as_image", "to_float", "to_uint8", "resize",
+           "resize_shorter", "centre_crop", "normalise", "square", "protocol_input"]
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 BILINEAR = TF.InterpolationMode.BILINEAR

@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..network.images import IMAGENET_MEAN, IMAGENET_STD, normalise
+from ..network.arch import IMAGENET_MEAN, IMAGENET_STD
+from ..network.images import normalise
 
 # Square root of ImageNet's RGB colour covariance, as published with the Feature Visualization
 # article (lucid, color_correlation_svd_sqrt); columns are normalised by their largest norm below.

@@ -17,10 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from ..network.arch import IMAGENET_MEAN, IMAGENET_STD
 from ..network.images import (
     IMAGE_SUFFIXES,
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     centre_crop,
     normalise,
     read_image,

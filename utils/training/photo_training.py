@@ -160,7 +160,8 @@ def validation_photos(num: int | None, image_size: int, crop_fraction: float = 0
     Returns:
         ``(images, labels)``, float (N, 3, image_size, image_size) and int64 (N,), or None.
     """
-    from ..network.images import IMAGENET_MEAN, IMAGENET_STD, to_float
+    from ..network.arch import IMAGENET_MEAN, IMAGENET_STD
+    from ..network.images import to_float
     from . import imagenette
     from .data import CentreCrop
 
