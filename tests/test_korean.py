@@ -131,6 +131,41 @@ def english_corpus() -> str:
     return "\n".join([read(p) for p in ENGLISH_NOTES] + [s for nb in NOTEBOOK_FILES for s in markdown_of(nb)])
 
 
+# A negation or a hedge of the English must survive in its Korean version. Checked section by section: each
+# section of an English note that denies or hedges something has a Korean section that does too (English
+# quoted inside the Korean counts). "about" and "around" are left out: they mostly mean "concerning" and
+# "surrounding" here, not "roughly".
+NEGATION_EN = re.compile(r"\b(?:not|no|never|cannot|none|nothing|neither|nor|without)\b|n't\b", re.IGNORECASE)
+NEGATION_KO = re.compile(r"않|없|못|아니|아닌|아닙|말고|불가|빼")
+HEDGE_EN = re.compile(r"\b(?:may|might|perhaps|probably|likely|unlikely|roughly|approximately|nearly|almost|"
+                      r"suggests?|seems?|appears?)\b", re.IGNORECASE)
+HEDGE_KO = re.compile(r"수 있|수도|아마|듯|약 ?\d|대략|쯤|정도|가까|거의|보입|보인|보이|가능|추정|짐작|것 같|"
+                      r"일지|시사|겠")
+
+
+def sections(text: str) -> list[str]:
+    """The text between headings (the part before the first heading included), code left out."""
+    parts, current = [], []
+    for line in without_code(text).splitlines():
+        if HEADING.match(line):
+            parts.append("\n".join(current))
+            current = []
+        else:
+            current.append(line)
+    return parts + ["\n".join(current)]
+
+
+def dropped_qualifiers(english: str, korean: str) -> list[str]:
+    """``"section N: negation"`` / ``"section N: hedge"`` for each section whose English denies or hedges and
+    whose Korean does not."""
+    problems = []
+    for n, (en, ko) in enumerate(zip(sections(english), sections(korean), strict=False)):
+        for kind, in_english, in_korean in (("negation", NEGATION_EN, NEGATION_KO), ("hedge", HEDGE_EN, HEDGE_KO)):
+            if in_english.search(en) and not (in_korean.search(ko) or in_english.search(ko)):
+                problems.append(f"section {n}: {kind} ({', '.join(sorted(set(in_english.findall(en)))[:4])})")
+    return problems
+
+
 def counterpart(english: Path) -> Path:
     return english.with_name(english.stem + ".ko.md")
 
@@ -159,6 +194,8 @@ def test_korean_note_is_a_faithful_version(english):
     assert len(headings(ko)) == len(headings(en)), "a different number of sections"
     rows = [sum(line.startswith("|") for line in t.splitlines()) for t in (en, ko)]
     assert rows[0] == rows[1], f"table rows: {rows[0]} in English, {rows[1]} in Korean"
+    dropped = dropped_qualifiers(en, ko)
+    assert not dropped, f"{counterpart(english).name} drops what the English denies or hedges: {dropped}"
     figures = [re.findall(r"!\[[^\]]*\]\(([^)]+)\)", t) for t in (en, ko)]
     assert figures[0] == figures[1], "the figures differ"
     linked = {t.partition("#")[0] for t in LINK.findall(ko)}
@@ -329,6 +366,13 @@ def test_broken_links_catches_missing_files_and_anchors(tmp_path):
                                    "```\n[in code](ignored.md)\n```\n", encoding="utf-8")
     assert broken_links(tmp_path / "b.md") == ["b.md: c.md (no such file)",
                                                "b.md: a.md#nope (no heading with that anchor)"]
+
+
+def test_dropped_qualifiers_catches_a_lost_negation_or_hedge():
+    english = "# A\nThe gain is not significant.\n# B\nThis may help.\n"
+    assert dropped_qualifiers(english, "# 가\n이득은 유의미하지 않습니다.\n# 나\n도움이 될 수 있습니다.\n") == []
+    assert dropped_qualifiers(english, "# 가\n이득은 유의미합니다.\n# 나\n도움이 됩니다.\n") == [
+        "section 1: negation (not)", "section 2: hedge (may)"]
 
 
 def test_variants_used_catches_a_rejected_spelling():
