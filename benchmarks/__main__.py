@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from utils.files import write_text_atomically
+
 from . import evaluation, extras, inference, photo, report
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "REPORT.md"
@@ -98,10 +100,8 @@ def check_inputs(outputs: list[Path | None], manifest: Path = photo.ASSETS / "go
 
 
 def _write(path: Path, text: str) -> None:
-    """Write atomically: a temporary file in the same folder, then os.replace."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """Write atomically (:func:`utils.files.write_text_atomically`)."""
+    write_text_atomically(path, text)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from utils.__main__ import main
+from utils.files import file_digest
 from utils.network import images, shipped
 from utils.network.model import googlenet
 from utils.training.checkpoint import load_checkpoint, load_training_checkpoint
@@ -72,7 +73,7 @@ def tiny_shipped(tmp_path) -> Path:
 
 
 def write_manifest(path: Path, meta: dict) -> None:
-    shipped.manifest_path(path).write_text(json.dumps({**meta, "sha256": shipped.sha256(path)}))
+    shipped.manifest_path(path).write_text(json.dumps({**meta, "sha256": file_digest(path)}))
 
 
 def test_the_tiny_shipped_model_loads(tiny_shipped):

@@ -1,8 +1,8 @@
 """Imports go one way: a package imports only from itself, the packages below it and the base.
 
 The order, lowest first, is network <- measuring <- training <- results <- presentation <- benchmarks.
-``utils.paths`` and ``utils.cli_checks`` sit at the top level of ``utils`` as the base every layer may use,
-beside ``utils.model``, the short import of the network. An import inside a function is still an import,
+``utils.paths``, ``utils.files`` and ``utils.cli_checks`` sit at the top level of ``utils`` as the base every
+layer may use, beside ``utils.model``, the short import of the network. An import inside a function is still an import,
 so the test walks each module's whole syntax tree rather than its top lines. Nothing imports from
 ``notebooks`` or ``tests``.
 """
@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 LAYERS = ("network", "measuring", "training", "results", "presentation", "benchmarks")
-BASE = ("utils", "utils.paths", "utils.cli_checks", "utils.model", "utils.__main__")
+BASE = ("utils", "utils.paths", "utils.files", "utils.cli_checks", "utils.model", "utils.__main__")
 # What each base module may import: the base is below every layer, but ``utils.model`` re-names the
 # network, and ``python -m utils`` lists the commands of every layer.
 BASE_REACHES = {"utils.model": "network", "utils.__main__": "benchmarks"}

@@ -25,7 +25,7 @@ def test_every_module_is_in_the_readme_under_its_package(readme):
 
 def test_only_the_packages_and_shared_modules_sit_at_the_top():
     top = {f.stem for f in (ROOT / "utils").glob("*.py")}
-    assert top == {"__init__", "__main__", "paths", "cli_checks", "model"}
+    assert top == {"__init__", "__main__", "paths", "files", "cli_checks", "model"}
     assert {p.name for p in (ROOT / "utils").iterdir() if p.is_dir() and p.name != "__pycache__"} == set(PACKAGES)
 
 

@@ -23,7 +23,6 @@ as torchvision's ImageNet categories.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import signal
@@ -38,9 +37,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..files import file_digest, save_atomically
 from . import arch
 from .model import GoogLeNet, googlenet
-from .shipped import save_file
 
 BVLC_URL = "http://dl.caffe.berkeleyvision.org/bvlc_googlenet.caffemodel"
 BVLC_SHA1 = "405fc5acd08a3bb12de8ee5e23a96bec22f08204"  # models/bvlc_googlenet/readme.md
@@ -260,20 +259,6 @@ def caffe_to_state_dict(blobs: dict[str, list[np.ndarray]]) -> dict[str, torch.T
     return {k: out[k] for k in target}
 
 
-def _save_atomically(state: dict, path: Path) -> None:
-    """torch.save into a temporary file beside ``path``, then os.replace; on any failure no file is left,
-    and a full disk is an OSError naming ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(state, tmp, shown=path)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _same_file(a: Path, b: Path) -> bool:
     return a.exists() and b.exists() and a.samefile(b) or a.resolve() == b.resolve()
 
@@ -309,7 +294,8 @@ def convert_caffemodel(src: str | os.PathLike, dst: str | os.PathLike,
         state = caffe_to_state_dict(read_caffemodel(data))
     except CaffeModelError as exc:
         raise CaffeModelError(f"{str(src)!r}: {exc}") from None
-    _save_atomically(state, dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    save_atomically(state, dst)
     return state
 
 
@@ -351,14 +337,6 @@ def bvlc_weights_path() -> Path | None:
     """The converted BVLC weights if they are on this machine (see :func:`download_bvlc`), else ``None``."""
     path = cache_dir() / CONVERTED_NAME
     return path if path.is_file() else None
-
-
-def _sha1(path: Path) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class _DiskError(OSError):
@@ -412,7 +390,7 @@ def _cached_is_intact(path: Path) -> bool:
         expected = record.read_text().split()[0]
     except (OSError, IndexError):
         return False
-    return hashlib.sha256(path.read_bytes()).hexdigest() == expected
+    return file_digest(path) == expected
 
 
 def download_bvlc(url: str | None = None, sha1: str | None = None, cache: str | os.PathLike | None = None,
@@ -464,13 +442,13 @@ def download_bvlc(url: str | None = None, sha1: str | None = None, cache: str | 
                 raise WeightsUnavailable(
                     f"could not download {url} ({reason}); download it on a machine with network access "
                     f"and put it at {by_hand}, then run `python -m utils download-bvlc` again") from None
-        got = _sha1(src)
+        got = file_digest(src, "sha1")
         if got != sha1:
             hint = (f"download it again (delete {by_hand} first)" if not temporary
                     else "the download is damaged or the URL serves another file; try again")
             raise CaffeModelError(f"SHA-1 of {CAFFEMODEL_NAME} is {got}, expected {sha1}: {hint}")
         convert_caffemodel(src, dst, overwrite=True)
-        _digest_path(dst).write_text(f"{hashlib.sha256(dst.read_bytes()).hexdigest()}  {dst.name}\n")
+        _digest_path(dst).write_text(f"{file_digest(dst)}  {dst.name}\n")
     finally:
         if temporary:
             src.unlink(missing_ok=True)

@@ -15,7 +15,6 @@ dropped when the file would otherwise exceed :data:`MAX_BYTES`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -24,6 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..files import file_digest
 from ..paths import ASSETS
 from .weights_info import WeightsInfo
 
@@ -33,42 +33,6 @@ AUX_PREFIXES = ("aux1.", "aux2.")
 
 
 # ----------------------------------------------------------------------------- small helpers
-def sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def save_file(obj, path: str | os.PathLike, shown: str | os.PathLike | None = None) -> None:
-    """``torch.save(obj)`` into ``path``; a failed write (full disk) raises OSError naming ``shown`` (or ``path``).
-
-    torch.save's zip writer reports a failed write as a RuntimeError ("unexpected pos ..."), with the
-    OSError only in its context; the caller deletes the partial file.
-    """
-    try:
-        with open(path, "wb") as f:
-            torch.save(obj, f)
-    except (OSError, RuntimeError) as exc:
-        cause = exc
-        while cause is not None and not isinstance(cause, OSError):
-            cause = cause.__context__
-        if cause is None:
-            raise
-        raise OSError(cause.errno, cause.strerror or str(cause), str(shown or path)) from None
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """``text`` into a temporary file beside ``path``, then os.replace: never a half-written file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def manifest_path(path: str | os.PathLike) -> Path:
     """The JSON manifest beside a shipped ``.pt`` file (same name, ``.json``)."""
     return Path(path).with_suffix(".json")
@@ -172,7 +136,7 @@ def load_shipped(path: str | os.PathLike | None = None) -> tuple[nn.Module, dict
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValueError(f"manifest {man} is not valid JSON ({exc}); {how}") from None
     check_manifest(meta, man)
-    got = sha256(path)
+    got = file_digest(path)
     if got != meta.get("sha256"):
         raise ValueError(f"{path} has SHA-256 {got[:16]}..., but its manifest {man.name} expects "
                          f"{str(meta.get('sha256'))[:16]}...: the file is damaged or not the one the manifest "

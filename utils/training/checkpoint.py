@@ -1,9 +1,9 @@
 """Training checkpoints (§6's runs are long; these make them safe to stop and continue).
 
-A checkpoint is a dict of tensors and primitives, written atomically (a temporary file in the same
-folder, flushed to disk, then ``os.replace``) and read with ``torch.load(weights_only=True)``, so
-that no pickled code ever runs. It carries every random number generator the loop draws from, so a
-resumed run repeats the uninterrupted one bit for bit.
+A checkpoint is a dict of tensors and primitives, written atomically (:func:`utils.files.write_atomically`:
+a temporary file in the same folder, flushed to disk, then ``os.replace``) and read with
+``torch.load(weights_only=True)``, so that no pickled code ever runs. It carries every random number
+generator the loop draws from, so a resumed run repeats the uninterrupted one bit for bit.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from ..files import write_atomically, write_text_atomically
 from .recipe import TrainConfig, config_from_dict
 
 # Keys a training checkpoint must hold to be resumed (weights-only files hold "model" at most).
@@ -34,24 +35,13 @@ def save_checkpoint(path: str | Path, state: dict) -> None:
     its previous content; the error is raised as it came.
     """
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
     buffer = io.BytesIO()
     torch.save(state, buffer)  # in memory first: a full disk then fails in f.write with its errno
-    try:
-        with open(tmp, "wb") as f:
-            f.write(buffer.getbuffer())
-            f.flush()
-            os.fsync(f.fileno())  # the rename must not reach the disk before the data does
-        delay = float(os.environ.get(SAVE_DELAY_ENV) or 0)
-        if delay > 0:
-            time.sleep(delay)
-        os.replace(tmp, path)
-    except OSError as exc:  # a write error carries no file name: name the checkpoint
-        tmp.unlink(missing_ok=True)
-        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    delay = float(os.environ.get(SAVE_DELAY_ENV) or 0)
+    # a fixed temporary name (``last.pt.tmp``): a run holds its folder's lock, and the next run clears
+    # what a killed save left (:func:`remove_temporaries`)
+    write_atomically(path, lambda f: f.write(buffer.getbuffer()), temporary=path.with_name(path.name + ".tmp"),
+                     before_replace=(lambda: time.sleep(delay)) if delay > 0 else None)
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -158,15 +148,9 @@ def remove_temporaries(folder: str | Path) -> list[Path]:
 
 
 def write_lines_atomically(path: Path, rows: list[dict]) -> None:
-    """Replace a JSON-lines file with ``rows`` (temporary file + os.replace)."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "w") as f:
-            f.writelines(json.dumps(r) + "\n" for r in rows)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Replace a JSON-lines file with ``rows`` (:func:`utils.files.write_text_atomically`)."""
+    write_text_atomically(path, "".join(json.dumps(r) + "\n" for r in rows),
+                          temporary=path.with_name(path.name + ".tmp"))
 
 
 def cut_log(path: Path, step: int) -> int:

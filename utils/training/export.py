@@ -25,6 +25,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..cli_checks import int_in
+from ..files import file_digest, save_atomically, temporary_beside, write_text_atomically
+from ..network.arch import min_input_size
 from ..network.images import protocol_input, read_uint8
 from ..network.shipped import (
     AUX_PREFIXES,
@@ -34,8 +36,6 @@ from ..network.shipped import (
     averaged_weights,
     build,
     manifest_path,
-    save_file,
-    sha256,
     to_fp16,
 )
 from ..network.weights_info import WeightsInfo
@@ -196,7 +196,7 @@ def export_model(run_dir: str | os.PathLike, out: str | os.PathLike = SHIPPED, d
     lineage = _lineage(run_dir, state, command)
     # The file is written beside ``out`` under a temporary name, measured as read back from disk,
     # and only then renamed: ``out`` never holds weights that its manifest does not describe.
-    tmp, man_tmp = _temporary(out), _temporary(manifest_path(out))
+    tmp, man_tmp = temporary_beside(out), temporary_beside(manifest_path(out))
     try:
         manifest = {
             **_write_weights(kept, tmp, out),
@@ -245,8 +245,8 @@ def _protocol(state: dict, image_size: int | None, selected_on: str | None) -> d
     chosen), the normalisation and the crop, and the whole recipe in words."""
     train_size = int(state["image_size"])
     image_size = int(image_size or train_size)
-    if image_size < 32:
-        raise ValueError(f"image_size {image_size} is below GoogLeNet's minimum of 32")
+    if image_size < min_input_size():
+        raise ValueError(f"image_size {image_size} is below GoogLeNet's minimum of {min_input_size()}")
     if image_size == train_size:
         selected_on = selected_on or "the training image size, fixed before any validation photo was scored"
     elif not selected_on:
@@ -297,21 +297,16 @@ def _lineage(run_dir: Path, state: dict, command: str | None) -> dict:
     }
 
 
-def _temporary(path: Path) -> Path:
-    """A hidden name beside ``path``, unique to this process."""
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
 def _write_weights(weights: dict[str, torch.Tensor], tmp: Path, out: Path) -> dict:
     """Save ``weights`` to ``tmp`` (errors name ``out``) within :data:`MAX_BYTES`; the manifest's file fields."""
-    save_file(weights, tmp, shown=out)
+    save_atomically(weights, out, temporary=tmp, replace=False)  # renamed with its manifest (_replace_pair)
     size = tmp.stat().st_size
     if size > MAX_BYTES:
         raise ValueError(f"the fp16 weights take {size / 2**20:.1f} MiB, over the {MAX_BYTES / 2**20:.0f} "
                          "MiB budget of a shipped file")
     return {
         "file": out.name,
-        "sha256": sha256(tmp),
+        "sha256": file_digest(tmp),
         "bytes": size,
         "format": ("torch.save of a state dict, floating tensors in fp16; "
                    "load with utils.network.shipped.load_shipped()"),
@@ -343,10 +338,7 @@ def _score(state: dict, tmp: Path, files: list[Path], labels: list[int], protoco
 def _replace_pair(out: Path, tmp: Path, man_tmp: Path, text: str) -> None:
     """Write the manifest beside the weights, then put both in place: the old pair is replaced only when both
     new files are written."""
-    try:
-        man_tmp.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise OSError(exc.errno, exc.strerror or str(exc), str(manifest_path(out))) from None
+    write_text_atomically(manifest_path(out), text, temporary=man_tmp, replace=False)
     os.replace(tmp, out)
     os.replace(man_tmp, manifest_path(out))
 

@@ -32,8 +32,8 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from ..files import file_digest, save_atomically
 from ..network.images import read_uint8, square
-from ..network.shipped import save_file
 from ..paths import ROOT
 
 # WordNet ids in the output order of every Imagenette model here (sorted, as ImageFolder sorts them).
@@ -83,14 +83,6 @@ def find(data: str | Path | None = None) -> Path | None:
     return None
 
 
-def _md5(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def download(root: Path | None = None, size: str = DOWNLOAD_SIZE, timeout: float = 60.0) -> Path:
     """Download Imagenette's archive with torchvision, check its MD5 and unpack it safely; returns the folder.
 
@@ -119,7 +111,7 @@ def download(root: Path | None = None, size: str = DOWNLOAD_SIZE, timeout: float
     try:
         download_url(url, str(root), md5=md5)
     except Exception as exc:  # no network, a silent server, a bad checksum, a truncated archive
-        got = _md5(archive) if md5 and archive.is_file() else None
+        got = file_digest(archive, "md5") if md5 and archive.is_file() else None
         archive.unlink(missing_ok=True)  # a damaged archive would only be checked and refused again
         if got is not None and got != md5:
             raise FileNotFoundError(
@@ -138,8 +130,8 @@ def download(root: Path | None = None, size: str = DOWNLOAD_SIZE, timeout: float
         if not md5:
             raise FileNotFoundError(
                 f"the archive from {url} is not torchvision's and GOOGLENET_IMAGENETTE_MD5 is not set, so it is not "
-                f"unpacked (its MD5 is {_md5(archive)}); set GOOGLENET_IMAGENETTE_MD5 to the checksum its "
-                f"publisher gives, or {by_hand}")
+                f"unpacked (its MD5 is {file_digest(archive, 'md5')}); set GOOGLENET_IMAGENETTE_MD5 to the checksum "
+                f"its publisher gives, or {by_hand}")
         _unpack(archive, root, unpacked.name, url)
     finally:
         archive.unlink(missing_ok=True)  # about 340 MB that the unpacked photos make redundant
@@ -265,13 +257,7 @@ def load_split(folder: Path, split: str, size: int, progress: bool = True) -> tu
     idx = torch.tensor(keep)
     images, labels_t = images[idx].contiguous(), torch.tensor(labels)[idx]
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        save_file({"images": images, "labels": labels_t, "index": idx}, tmp, shown=path)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    save_atomically({"images": images, "labels": labels_t, "index": idx}, path)
     return images, labels_t
 
 

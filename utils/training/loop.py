@@ -28,6 +28,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
+from ..files import write_atomically
 from ..network.model import GoogLeNetOutputs, googlenet
 from ..paths import RUNS
 from .checkpoint import (
@@ -377,9 +378,9 @@ def train(config: TrainConfig | None = None, variant: str | None = None, dataset
 def keep_snapshot(checkpoint: Path, snapshot: Path) -> None:
     """Copy ``checkpoint`` to ``snapshot`` under a temporary name first, so a kill leaves no half file."""
     snapshot.parent.mkdir(parents=True, exist_ok=True)
-    tmp = snapshot.with_name(snapshot.name + ".tmp")
-    shutil.copyfile(checkpoint, tmp)
-    os.replace(tmp, snapshot)
+    with open(checkpoint, "rb") as source:
+        write_atomically(snapshot, lambda f: shutil.copyfileobj(source, f),
+                         temporary=snapshot.with_name(snapshot.name + ".tmp"))
 
 
 def load_start(path: str | Path, variant: str | None = None) -> dict:
