@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from ..network.arch import IMAGENET_MEAN, IMAGENET_STD
+from ..network.arch import IMAGENET_MEAN, IMAGENET_STD, min_input_size
 from ..network.images import (
     IMAGE_SUFFIXES,
     centre_crop,
@@ -330,8 +330,9 @@ def load_dataset(name: str | Path = "mnist", image_size: int = 32, config=None,
                  data: str | Path | None = None) -> DataBundle:
     """``"mnist"`` (the default, offline), ``"imagenette"`` (found or downloaded; ``data`` names its
     folder), a directory path, or a torchvision dataset class name."""
-    if image_size < 32:
-        raise ValueError(f"image_size {image_size} is below GoogLeNet's minimum of 32; use 32 or more")
+    if image_size < min_input_size():
+        raise ValueError(f"image_size {image_size} is below GoogLeNet's minimum of {min_input_size()}; "
+                         f"use {min_input_size()} or more")
     if str(name).lower() == "mnist":
         return mnist(image_size, config)
     if str(name).lower() == "imagenette":

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
+from ..network.arch import min_input_size
+
 # Where each default comes from, keyed by field name; recipe_table() prints it beside the value.
 SOURCES: dict[str, str] = {
     "momentum": "§6: asynchronous SGD with 0.9 momentum",
@@ -93,8 +95,9 @@ class TrainConfig:
         if self.lr <= 0 or self.batch_size < 1 or self.epochs < 1:
             raise ValueError("lr must be > 0, batch_size and epochs >= 1; "
                              f"got lr={self.lr}, batch_size={self.batch_size}, epochs={self.epochs}")
-        if self.image_size < 32:
-            raise ValueError(f"image_size {self.image_size} is below GoogLeNet's minimum of 32; use 32 or more")
+        if self.image_size < min_input_size():
+            raise ValueError(f"image_size {self.image_size} is below GoogLeNet's minimum of {min_input_size()}; "
+                             f"use {min_input_size()} or more")
         if not 0 <= self.lr_decay < 1 or self.lr_decay_every_epochs <= 0:
             raise ValueError("lr_decay must be in [0, 1) and lr_decay_every_epochs > 0")
         if self.schedule not in ("step", "cosine"):
