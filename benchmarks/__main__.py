@@ -12,10 +12,10 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from utils.files import write_text_atomically
+from utils.measuring.timing import stopwatch
 
 from . import evaluation, extras, inference, photo, report
 
@@ -45,18 +45,18 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    t0 = time.perf_counter()
-    result = inference.run(quick=args.quick)
-    result["training"] = extras.training(args.quick)
-    result["recorder_overhead"] = extras.recorder_overhead()
-    result["photo_model"] = photo.run()
-    if not (args.no_cli or args.quick):
-        result["cli"] = extras.cli_wall_time()
-    if args.notebooks:
-        result["notebooks"] = extras.notebook_times()
-    if args.evaluation:
-        result["evaluation"] = evaluation.run()
-    result["seconds"] = time.perf_counter() - t0
+    with stopwatch() as watch:
+        result = inference.run(quick=args.quick)
+        result["training"] = extras.training(args.quick)
+        result["recorder_overhead"] = extras.recorder_overhead()
+        result["photo_model"] = photo.run()
+        if not (args.no_cli or args.quick):
+            result["cli"] = extras.cli_wall_time()
+        if args.notebooks:
+            result["notebooks"] = extras.notebook_times()
+        if args.evaluation:
+            result["evaluation"] = evaluation.run()
+    result["seconds"] = watch.seconds
     _write(args.out, report.to_markdown(result))
     if args.json is not None:
         _write(args.json, report.to_json(result))

@@ -10,8 +10,6 @@ network's shape and the photos, not on the values of its weights. Reading the ph
 
 from __future__ import annotations
 
-import time
-
 import torch
 
 # notebook 05's full-mode sizes (its first code cell): all photos, 500 with 144 crops, three snapshots
@@ -28,6 +26,7 @@ def run(num_models: int = NUM_MODELS, num_photos: int | None = None, num_144: in
         ``photos``, ``photos_144``, ``models``, ``read_s``, ``evaluate_s`` and ``seconds`` (a DataFrame:
         model, scheme, photos, seconds).
     """
+    from utils.measuring.timing import stopwatch
     from utils.results.photo_results import table3_photos, validation_photos
     from utils.training.pretrained import photo_model
 
@@ -35,19 +34,18 @@ def run(num_models: int = NUM_MODELS, num_photos: int | None = None, num_144: in
         model, info = photo_model()
     except FileNotFoundError as exc:
         return {"skipped": str(exc)}
-    start = time.perf_counter()
     try:
-        images, labels = validation_photos(224, num=num_photos, data=data, progress=progress)
+        with stopwatch() as reading:
+            images, labels = validation_photos(224, num=num_photos, data=data, progress=progress)
     except FileNotFoundError as exc:
         return {"skipped": str(exc)}
-    read_s = time.perf_counter() - start
     # the notebook's subset: the same seed and the same draw
     subset = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:num_144].sort().values
-    start = time.perf_counter()
-    result = table3_photos([model] * num_models, images, labels, info.image_size, info.mean, info.std,
-                           subset_144=subset)
+    with stopwatch() as evaluating:
+        result = table3_photos([model] * num_models, images, labels, info.image_size, info.mean, info.std,
+                               subset_144=subset)
     return {"model": info.name, "image_size": info.image_size, "photos": len(images), "photos_144": len(subset),
-            "models": num_models, "read_s": read_s, "evaluate_s": time.perf_counter() - start,
+            "models": num_models, "read_s": reading.seconds, "evaluate_s": evaluating.seconds,
             "seconds": result["seconds"]}
 
 

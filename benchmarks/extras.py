@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
+from utils.measuring.timing import stopwatch
 from utils.paths import NOTEBOOKS, ROOT
 
 
@@ -27,10 +27,10 @@ def cli_wall_time(commands=(("table1",), ("profile",)), timeout: float = 300) ->
     """Wall time of ``python -m utils COMMAND`` in a fresh interpreter (imports included)."""
     rows = []
     for args in commands:
-        t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "utils", *args], cwd=ROOT, capture_output=True,
-                              text=True, timeout=timeout)
-        rows.append({"command": "python -m utils " + " ".join(args), "seconds": time.perf_counter() - t0,
+        with stopwatch() as watch:
+            proc = subprocess.run([sys.executable, "-m", "utils", *args], cwd=ROOT, capture_output=True,
+                                  text=True, timeout=timeout)
+        rows.append({"command": "python -m utils " + " ".join(args), "seconds": watch.seconds,
                      "exit_status": proc.returncode})
     return rows
 

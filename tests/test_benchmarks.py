@@ -358,3 +358,21 @@ def test_the_evaluation_benchmark_times_notebook_05s_protocol_on_the_photos_it_f
     assert "## Notebook 05's full evaluation, timed" in md
     missing = evaluation.run(num_models=1, data=tmp_path / "nowhere", progress=False)
     assert "Imagenette" in missing["skipped"] and "Not measured" in evaluation.markdown(missing)
+
+
+def test_the_stopwatch_times_its_block_and_freezes_at_its_end():
+    from utils.measuring.timing import stopwatch
+
+    clock = {"t": 10.0}
+    with stopwatch(clock=lambda: clock["t"]) as watch:
+        clock["t"] += 2.5
+        assert watch.seconds == 2.5  # running
+    clock["t"] += 100.0
+    assert watch.seconds == 2.5  # frozen when the block ended
+    try:
+        with stopwatch(clock=lambda: clock["t"]) as failed:
+            clock["t"] += 1.0
+            raise KeyError("boom")
+    except KeyError:
+        pass
+    assert failed.seconds == 1.0  # a block that raised is timed too

@@ -1,9 +1,9 @@
 """The project's one timing harness: wall time of calls, taking turns, after warm-ups.
 
 Used by the benchmarks (:mod:`benchmarks`), notebook 07, the recording overhead of
-:mod:`utils.network.hooks` (:func:`recorder_overhead`) and the sparsity study of §3
-(:mod:`utils.measuring.sparsity`), so every number in the
-project is measured the same way:
+:mod:`utils.network.hooks` (:func:`recorder_overhead`), the sparsity study of §3
+(:mod:`utils.measuring.sparsity`) and the crop evaluations of §7 (:mod:`utils.results.evaluate`), so every
+number in the project is measured the same way:
 
 * warm-up calls first, untimed (oneDNN builds its kernels on the first call of each shape);
 * the candidates take turns, one call each per round, so a burst of load from another process
@@ -15,6 +15,9 @@ project is measured the same way:
   spinning for a while after a call, and on a small machine those threads take the cores from whichever
   candidate runs next; on 2 cores this slowed every engine at batch 1 by 10-40%, the more so the busier
   its predecessor's pool. A user runs one engine at a time, so the settled time is the one they see.
+
+Work too long to repeat (an evaluation of thousands of photos, a notebook, a command) is timed once, by
+:func:`stopwatch`.
 """
 
 from __future__ import annotations
@@ -87,6 +90,28 @@ def interleaved(fns: dict[str, Callable[[], object]], repeats: int = 5, warmup: 
                 spent += dt
             rounds += 1
     return times
+
+
+class Stopwatch:
+    """Seconds since the block of :func:`stopwatch` began, frozen when it ends (``.seconds``)."""
+
+    def __init__(self, clock: Callable[[], float]):
+        self._clock, self._start, self._end = clock, clock(), None
+
+    @property
+    def seconds(self) -> float:
+        return (self._end if self._end is not None else self._clock()) - self._start
+
+
+@contextlib.contextmanager
+def stopwatch(clock: Callable[[], float] = time.perf_counter) -> Iterator[Stopwatch]:
+    """Wall time of one block, for work too long to repeat (an evaluation, a notebook):
+    ``with stopwatch() as watch: ...`` then ``watch.seconds``. Repeated measurements use :func:`interleaved`."""
+    watch = Stopwatch(clock)
+    try:
+        yield watch
+    finally:
+        watch._end = clock()
 
 
 def time_call(fn: Callable[[], object], repeats: int = 5, warmup: int = 1, min_run_time: float = 0.0,

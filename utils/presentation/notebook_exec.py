@@ -8,10 +8,10 @@ cell shows is saved in the notebook as an image); this process's ``os.environ`` 
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..measuring.timing import stopwatch
 from ..paths import NOTEBOOKS
 
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"  # IPython's inline backend: figures as PNG outputs
@@ -86,9 +86,9 @@ def execute(path: str | Path, quick: bool = True, timeout: int = 600,
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=not raise_on_error,
                             resources={"metadata": {"path": str(path.parent)}})
-    start = time.perf_counter()
-    client.execute(env=kernel_env(quick))
-    seconds = time.perf_counter() - start
+    with stopwatch() as watch:
+        client.execute(env=kernel_env(quick))
+    seconds = watch.seconds
     strip_widgets(nb)  # a progress bar passed disable=False explicitly still made a widget
     errors = [f"{o.get('ename')}: {o.get('evalue')}" for c in nb.cells for o in c.get("outputs", [])
               if o.get("output_type") == "error"]

@@ -12,12 +12,12 @@ any set of models; :func:`crops_throughput` measures what the crops cost in imag
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
+from ..measuring.timing import time_call
 from ..network.images import normalise, resize, to_float
 from . import paper_tables
 from .crops import check_scheme, multi_crop_batch, num_crops
@@ -270,9 +270,8 @@ def crops_throughput(model: nn.Module, schemes: Sequence[str] = ("1", "10", "144
     for scheme in schemes:
         if warmup:
             crop_probabilities(model, images[:warmup], scheme, crop_size, batch_size=batch_size)
-        start = time.perf_counter()
-        crop_probabilities(model, images[warmup:], scheme, crop_size, batch_size=batch_size)
-        seconds = time.perf_counter() - start
+        seconds = time_call(lambda s=scheme: crop_probabilities(model, images[warmup:], s, crop_size,
+                                                                batch_size=batch_size), repeats=1, warmup=0)
         n = num_crops(scheme)
         rows.append({"scheme": scheme, "crops": n, "images_per_s": num_images / seconds,
                      "crops_per_s": num_images * n / seconds, "seconds": seconds})

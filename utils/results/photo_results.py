@@ -18,7 +18,6 @@ notebooks 05 (§7, Table 3) and 06 (§4's branches) measure with them.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..measuring.timing import stopwatch
 from ..network.hooks import BRANCH_LABELS, BRANCHES, branch_names, record_activations
 from ..network.images import protocol_input, to_float
 from ..training import imagenette
@@ -168,11 +168,10 @@ def table3_photos(models: Sequence[nn.Module], images: torch.Tensor, labels: tor
             if scheme == "144" and len(subset) == 0:
                 continue
             x = images[subset] if scheme == "144" else images
-            start = time.perf_counter()
-            probs[i, scheme] = crop_probabilities(model, x, scheme, crop_size, mean, std, batch_size=batch_size,
-                                                  progress=True, desc=f"model {i + 1}/{len(models)}, {scheme}")
-            timing.append({"model": i, "scheme": scheme, "photos": len(x),
-                           "seconds": time.perf_counter() - start})
+            with stopwatch() as watch:
+                probs[i, scheme] = crop_probabilities(model, x, scheme, crop_size, mean, std, batch_size=batch_size,
+                                                      progress=True, desc=f"model {i + 1}/{len(models)}, {scheme}")
+            timing.append({"model": i, "scheme": scheme, "photos": len(x), "seconds": watch.seconds})
     table_all = table3_from_probabilities(probs, labels, ("whole", "1", "10"), single)
     table_sub = None
     if len(subset):
