@@ -311,6 +311,9 @@ def test_against_peers_reads_each_batch_by_hand():
               "inference_speedup_vs_best_peer": 0.75, "load_average": [(3.0, 2.0, 1.0), (4.0, 2.5, 1.5)]}
     md = report.to_markdown(result)
     assert "## Against other engines" in md and "3.00, 2.00, 1.00 and 4.00, 2.50, 1.50" in md
+    assert "other work shared the cores" in md  # 3.0 on 2 cores at the start
+    idle = report.to_markdown({**result, "load_average": [(0.1, 0.5, 0.8), (2.0, 1.3, 1.0)]})
+    assert "otherwise idle" in idle and "other work shared" not in idle
     assert "| inference_speedup_vs_best_peer | 0.75 | >= 1.0 | misses target |" in md
 
 
