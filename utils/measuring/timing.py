@@ -102,6 +102,9 @@ class Stopwatch:
     def seconds(self) -> float:
         return (self._end if self._end is not None else self._clock()) - self._start
 
+    def stop(self) -> None:
+        self._end = self._clock()
+
 
 @contextlib.contextmanager
 def stopwatch(clock: Callable[[], float] = time.perf_counter) -> Iterator[Stopwatch]:
@@ -111,7 +114,7 @@ def stopwatch(clock: Callable[[], float] = time.perf_counter) -> Iterator[Stopwa
     try:
         yield watch
     finally:
-        watch._end = clock()
+        watch.stop()
 
 
 def time_call(fn: Callable[[], object], repeats: int = 5, warmup: int = 1, min_run_time: float = 0.0,
